@@ -1,0 +1,2 @@
+//! relucert
+pub fn placeholder() {}
