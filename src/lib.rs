@@ -1,2 +1,23 @@
-//! relucert
-pub fn placeholder() {}
+//! # relucert
+//!
+//! Certificates for what gradient descent does to depth-2 ReLU networks
+//! `N_θ(x) = Σ_j v_j σ(w_j·x + b_j)`, following Vardi, Yehudai & Shamir, *Gradient
+//! Methods Provably Converge to Non-Robust Networks* (NeurIPS 2022).
+//!
+//! * [`net`] — the network, margins, normalisation θ̂ = θ/√q_min, subgradients;
+//! * [`data`] — datasets and seeded, portable generators;
+//! * [`io`] — JSON, safetensors and NumPy `.npz` files (DESIGN §5);
+//! * [`construct`] — the Theorem 3.1 robust network and the exact KKT network for
+//!   orthogonal data.
+//!
+//! Linear algebra: the public API uses `nalgebra` matrices (`DMatrix<f64>`,
+//! `DVector<f64>`) only.
+#![deny(missing_docs)]
+
+pub mod construct;
+pub mod data;
+pub mod io;
+pub mod net;
+
+pub use data::{Dataset, Generator};
+pub use net::Net;

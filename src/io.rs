@@ -1,0 +1,1 @@
+//! File formats (DESIGN §5).
