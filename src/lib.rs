@@ -8,7 +8,8 @@
 //! * [`data`] — datasets and seeded, portable generators;
 //! * [`io`] — JSON, safetensors and NumPy `.npz` files (DESIGN §5);
 //! * [`construct`] — the Theorem 3.1 robust network and the exact KKT network for
-//!   orthogonal data.
+//!   orthogonal data;
+//! * [`train`] — gradient descent to extreme losses (paper and fast schedules).
 //!
 //! Linear algebra: the public API uses `nalgebra` matrices (`DMatrix<f64>`,
 //! `DVector<f64>`) only.
@@ -18,6 +19,7 @@ pub mod construct;
 pub mod data;
 pub mod io;
 pub mod net;
+pub mod train;
 
 pub use data::{Dataset, Generator};
 pub use net::Net;
