@@ -936,3 +936,66 @@ fn run<T: Real>(
     };
     Ok(TrainOutcome { net, last, stop, report })
 }
+
+enum AnyEngine {
+    F64(Engine<f64>),
+    F32(Engine<f32>),
+}
+
+/// One full-batch gradient step at a time, with a fixed learning rate: the hot kernel
+/// without the schedule logic (for benchmarks and for callers that drive their own
+/// loop). Uses the settings' loss, dtype, kernel, screening and threads.
+pub struct Stepper {
+    eng: AnyEngine,
+    screening: bool,
+}
+
+impl Stepper {
+    /// Prepares the buffers (and, for the Gram kernel, `K = X Xᵀ`).
+    pub fn new(data: &Dataset, init: &Net, settings: &TrainSettings) -> Result<Stepper, TrainError> {
+        settings.validate()?;
+        init.check_data(data)?;
+        let (m, d, k) = (data.m(), data.d(), init.width());
+        let mode = choose_mode(settings.kernel, m, d, m, settings.refresh);
+        let x: Vec<f64> = (0..m).flat_map(|i| data.x().row(i).iter().copied().collect::<Vec<_>>()).collect();
+        let w: Vec<f64> = (0..k).flat_map(|j| init.w().row(j).iter().copied().collect::<Vec<_>>()).collect();
+        let b: Option<Vec<f64>> = init.b().map(|b| b.iter().copied().collect());
+        let v: Vec<f64> = init.v().iter().copied().collect();
+        let y: Vec<f64> = data.y().iter().copied().collect();
+        let threads = if settings.threads == 0 { rayon::current_num_threads() } else { settings.threads };
+        let (loss, refresh) = (settings.loss, settings.refresh);
+        let eng = match settings.dtype {
+            Dtype::F64 => AnyEngine::F64(Engine::new(&x, &y, d, &w, b.as_deref(), &v, loss, mode, refresh, threads)),
+            Dtype::F32 => AnyEngine::F32(Engine::new(&x, &y, d, &w, b.as_deref(), &v, loss, mode, refresh, threads)),
+        };
+        Ok(Stepper { eng, screening: settings.screening })
+    }
+
+    /// One step `θ ← θ − lr·∇L(θ)`: gradient, proposal, forward pass of the new point.
+    /// Returns the natural log of the new loss (NaN when a margin is not finite; the
+    /// step is then not taken).
+    pub fn step(&mut self, lr: f64) -> f64 {
+        fn go<T: Real>(e: &mut Engine<T>, lr: f64, screening: bool) -> f64 {
+            let ln_l = e.ln_loss(&e.q, None);
+            e.gradient(None, ln_l, screening);
+            let s = (lr.ln() + ln_l).exp();
+            if !e.propose(s) {
+                return f64::NAN;
+            }
+            e.accept(s);
+            e.ln_loss(&e.q, None)
+        }
+        match &mut self.eng {
+            AnyEngine::F64(e) => go(e, lr, self.screening),
+            AnyEngine::F32(e) => go(e, lr, self.screening),
+        }
+    }
+
+    /// The current network.
+    pub fn net(&mut self) -> Result<Net, TrainError> {
+        match &mut self.eng {
+            AnyEngine::F64(e) => export(e),
+            AnyEngine::F32(e) => export(e),
+        }
+    }
+}
