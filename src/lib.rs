@@ -14,6 +14,7 @@
 //! `DVector<f64>`) only.
 #![deny(missing_docs)]
 
+pub mod cli;
 pub mod construct;
 pub mod data;
 pub mod io;
