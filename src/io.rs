@@ -383,7 +383,7 @@ fn read_npz(path: &Path, bytes: &[u8]) -> Result<Tensors, IoError> {
         if npy.order() == npyz::Order::Fortran && shape.len() > 1 {
             return Err(err(path, Problem::Content(format!("array {name:?} is in Fortran order; save it C-contiguous"))));
         }
-        let descr = npy.dtype().descr();
+        let descr = npy.dtype().descr().trim_matches('\'').to_string();
         let (values, integer): (Vec<f64>, bool) = match descr.as_str() {
             "<f8" => (npy.into_vec::<f64>().map_err(npz_err)?, false),
             "<f4" => (npy.into_vec::<f32>().map_err(npz_err)?.into_iter().map(f64::from).collect(), false),
