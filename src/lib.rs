@@ -17,6 +17,7 @@
 pub mod cli;
 pub mod construct;
 pub mod data;
+pub mod experiments;
 pub mod io;
 pub mod net;
 
