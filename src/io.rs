@@ -182,6 +182,13 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), IoError> {
         .suffix(".tmp")
         .tempfile_in(dir)
         .map_err(|e| err(path, e))?;
+    // Temporary files are created private (0600); give the result ordinary permissions.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).map(|m| m.permissions().mode()).unwrap_or(0o644);
+        tmp.as_file().set_permissions(std::fs::Permissions::from_mode(mode)).map_err(|e| err(path, e))?;
+    }
     tmp.write_all(bytes).map_err(|e| err(path, e))?;
     tmp.as_file().sync_all().map_err(|e| err(path, e))?;
     tmp.persist(path).map_err(|e| err(path, e.error))?;

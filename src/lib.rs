@@ -14,6 +14,7 @@
 //! `DVector<f64>`) only.
 #![deny(missing_docs)]
 
+pub mod claims;
 pub mod cli;
 pub mod construct;
 pub mod data;

@@ -15,6 +15,7 @@ use thiserror::Error;
 
 use crate::{data, io, net};
 
+mod check;
 mod construct;
 mod demo;
 mod eval;
@@ -35,6 +36,19 @@ pub enum CliError {
     /// A construction refused the data.
     #[error("{0}")]
     Construct(#[from] crate::construct::ConstructError),
+    /// A claim checker could not run.
+    #[error("{0}")]
+    Check(#[from] crate::claims::CheckError),
+    /// Some claims of the paper failed their checks (the report says which).
+    #[error("{failed} of {total} claims failed (see the table above)")]
+    ClaimsFailed {
+        /// Failed claims.
+        failed: usize,
+        /// All claims.
+        total: usize,
+        /// The report, printed before the error.
+        output: Box<Output>,
+    },
     /// Arguments that parse but make no sense together.
     #[error("{0}")]
     Usage(String),
@@ -104,6 +118,8 @@ pub enum Command {
     Eval(eval::EvalArgs),
     /// The paper's story in one table.
     Demo(demo::DemoArgs),
+    /// Check every claim of the paper on shipped fixtures (non-zero exit if one fails).
+    Check(check::CheckArgs),
 }
 
 /// Runs a parsed command.
@@ -113,6 +129,7 @@ pub fn run(cli: &Cli, ctx: &Ctx) -> Result<Output, CliError> {
         Command::Construct(a) => construct::run(a, ctx),
         Command::Eval(a) => eval::run(a, ctx),
         Command::Demo(a) => demo::run(a, ctx),
+        Command::Check(a) => check::run(a, ctx),
     }
 }
 
@@ -128,21 +145,23 @@ pub fn main() -> ExitCode {
     let ctx = Ctx { json: cli.json, progress: !cli.json && std::io::stderr().is_terminal() };
     match run(&cli, &ctx) {
         Ok(out) => {
-            let mut stdout = std::io::stdout().lock();
-            let text = if ctx.json {
-                serde_json::to_string(&out.json).unwrap_or_default()
-            } else {
-                out.human.trim_end().to_string()
-            };
-            let _ = writeln!(stdout, "{text}");
+            print_output(&out, &ctx);
             ExitCode::SUCCESS
         }
         Err(e) => {
+            if let CliError::ClaimsFailed { output, .. } = &e {
+                print_output(output, &ctx);
+            }
             let msg = e.to_string().replace('\n', " ");
             eprintln!("error: {msg}");
             ExitCode::from(1)
         }
     }
+}
+
+fn print_output(out: &Output, ctx: &Ctx) {
+    let text = if ctx.json { serde_json::to_string(&out.json).unwrap_or_default() } else { out.human.trim_end().to_string() };
+    let _ = writeln!(std::io::stdout().lock(), "{text}");
 }
 
 /// Reads a network and a dataset and checks that their dimensions agree.
