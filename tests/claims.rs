@@ -12,14 +12,14 @@ fn every_claim_holds_on_the_fixtures() {
     assert!(report.claims.len() >= 6);
 }
 
-/// The Section 5.1 network from its closed form: w′_j = x_j/d, so on x_i = √d e_i the
-/// pre-activation of neuron j at x_i is δ_ij·1 and at x_i + z it is 4/d·d·1/… — checked
-/// here coordinate by coordinate against the formula N′(x_i + z) = 1 − Σ_{j>d/2} (4/d)(d/d) = −1.
+/// The Section 5.1 example by hand: z = (4/d) Σ_{j>d/2} x_j adds 4/√d to each negative
+/// coordinate, each negative neuron then contributes −(x_j/d)·(4/√d)e_j·√d… = −4/d, and
+/// d/2 of them give N′(x_i + z) = 1 − 2 = −1.
 #[test]
 fn section51_closed_form() {
     let data = claims::ORTHOGONAL_D8.data().unwrap();
     let net = claims::section51_network(&data).unwrap();
-    let d = 8.0;
+    let d: f64 = 8.0;
     // Pre-activation of a negative neuron j at x_i + z: (x_j/d)·(4/d)x_j = 4/d·‖x_j‖²/d = 4/d.
     // Sum over d/2 negative neurons: (d/2)·(4/d) = 2, so N′ = 1 − 2 = −1.
     let mut x = data.row(0);
