@@ -13,8 +13,8 @@ fn every_claim_holds_on_the_fixtures() {
 }
 
 /// The Section 5.1 example by hand: z = (4/d) Σ_{j>d/2} x_j adds 4/√d to each negative
-/// coordinate, each negative neuron then contributes −(x_j/d)·(4/√d)e_j·√d… = −4/d, and
-/// d/2 of them give N′(x_i + z) = 1 − 2 = −1.
+/// coordinate; negative neuron j then has pre-activation (x_j/d)·(4/d)x_j = 4/d and
+/// contributes −4/d, so the d/2 of them give N′(x_i + z) = 1 − 2 = −1.
 #[test]
 fn section51_closed_form() {
     let data = claims::ORTHOGONAL_D8.data().unwrap();
@@ -23,8 +23,8 @@ fn section51_closed_form() {
     // Pre-activation of a negative neuron j at x_i + z: (x_j/d)·(4/d)x_j = 4/d·‖x_j‖²/d = 4/d.
     // Sum over d/2 negative neurons: (d/2)·(4/d) = 2, so N′ = 1 − 2 = −1.
     let mut x = data.row(0);
-    for j in 4..8 {
-        x[j] += 4.0 / d * d.sqrt();
+    for xj in &mut x[4..8] {
+        *xj += 4.0 / d * d.sqrt();
     }
     assert!((net.forward_one(&x) + 1.0).abs() < 1e-12);
 }
