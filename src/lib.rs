@@ -15,8 +15,11 @@
 //! `DVector<f64>`) only.
 #![deny(missing_docs)]
 
+pub mod claims;
+pub mod cli;
 pub mod construct;
 pub mod data;
+pub mod experiments;
 pub mod io;
 pub mod net;
 pub mod train;
