@@ -20,6 +20,7 @@ mod construct;
 mod demo;
 mod eval;
 mod gen;
+mod train;
 
 /// Every error a command can end with; printed as one line on stderr.
 #[derive(Debug, Error)]
@@ -46,6 +47,19 @@ pub enum CliError {
         failed: usize,
         /// All claims.
         total: usize,
+        /// The report, printed before the error.
+        output: Box<Output>,
+    },
+    /// Bad training settings or inputs.
+    #[error("{0}")]
+    Train(#[from] crate::train::TrainError),
+    /// Training ended without reaching its target for a reason that needs attention
+    /// (non-finite values, inseparable data, no progress); the best network so far and
+    /// the report were written.
+    #[error("training stopped: {message}")]
+    TrainFailed {
+        /// The stop reason in words.
+        message: String,
         /// The report, printed before the error.
         output: Box<Output>,
     },
@@ -120,6 +134,8 @@ pub enum Command {
     Demo(demo::DemoArgs),
     /// Check every claim of the paper on shipped fixtures (non-zero exit if one fails).
     Check(check::CheckArgs),
+    /// Train a network by gradient descent until the loss is tiny.
+    Train(train::TrainArgs),
 }
 
 /// Runs a parsed command.
@@ -130,6 +146,7 @@ pub fn run(cli: &Cli, ctx: &Ctx) -> Result<Output, CliError> {
         Command::Eval(a) => eval::run(a, ctx),
         Command::Demo(a) => demo::run(a, ctx),
         Command::Check(a) => check::run(a, ctx),
+        Command::Train(a) => train::run(a, ctx),
     }
 }
 
@@ -149,7 +166,7 @@ pub fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            if let CliError::ClaimsFailed { output, .. } = &e {
+            if let CliError::ClaimsFailed { output, .. } | CliError::TrainFailed { output, .. } = &e {
                 print_output(output, &ctx);
             }
             let msg = e.to_string().replace('\n', " ");
