@@ -80,6 +80,22 @@ pub(crate) enum Mode {
 /// Rows per parallel task in the element-wise passes.
 const ROW_CHUNK: usize = 16;
 
+/// Element-wise passes over fewer than this many entries of `U` run on one thread.
+const PARALLEL_ELEMENTS: usize = 1 << 18;
+
+/// Runs `pass` over blocks of `ROW_CHUNK` rows of `u` (row length k) and of `q`,
+/// in parallel or not.
+fn rows_pass<T: Real, F>(u: &mut [T], q: &mut [f64], k: usize, par: bool, pass: F)
+where
+    F: Fn((usize, (&mut [T], &mut [f64]))) + Sync + Send,
+{
+    if par {
+        u.par_chunks_mut(k * ROW_CHUNK).zip(q.par_chunks_mut(ROW_CHUNK)).enumerate().for_each(pass);
+    } else {
+        u.chunks_mut(k * ROW_CHUNK).zip(q.chunks_mut(ROW_CHUNK)).enumerate().for_each(pass);
+    }
+}
+
 /// Parameters of the network in kernel precision.
 #[derive(Clone)]
 pub(crate) struct Params<T> {
@@ -186,6 +202,12 @@ impl<T: Real> Engine<T> {
         e
     }
 
+    /// Whether the element-wise passes are worth splitting across threads (small
+    /// passes cost less than waking the pool).
+    fn elementwise_parallel(&self) -> bool {
+        self.par != Par::Seq && self.m * self.k >= PARALLEL_ELEMENTS
+    }
+
     /// `U = X Wᵀ + b`, margins, for the current parameters from scratch.
     fn forward_current(&mut self) {
         let (m, d, k) = (self.m, self.d, self.k);
@@ -193,7 +215,8 @@ impl<T: Real> Engine<T> {
         let wr = MatRef::from_row_major_slice(&self.cur.w, k, d);
         matmul(MatMut::from_row_major_slice_mut(&mut self.u, m, k), Accum::Replace, xr, wr.transpose(), T::of(1.0), self.par);
         let bias = self.bias.then_some(&self.cur.b[..]);
-        finish_pass(&mut self.u, bias, T::of(1.0), &self.cur.v, &self.y, &mut self.q, k);
+        let par = self.elementwise_parallel();
+        finish_pass(&mut self.u, bias, T::of(1.0), &self.cur.v, &self.y, &mut self.q, k, par);
     }
 
     /// `ln` of the loss over `batch` (all samples when `None`) at margins `q`.
@@ -232,7 +255,7 @@ impl<T: Real> Engine<T> {
         let s = self.active.len();
         self.g.resize(s * k, T::default());
         let (u, v, y, r, active) = (&self.u, &self.cur.v, &self.y, &self.r, &self.active);
-        self.g.par_chunks_mut(k * ROW_CHUNK).enumerate().for_each(|(ci, chunk)| {
+        let build = |(ci, chunk): (usize, &mut [T])| {
             for (o, grow) in chunk.chunks_mut(k).enumerate() {
                 let i = active[ci * ROW_CHUNK + o];
                 let a = T::of(-y[i] * r[i]);
@@ -241,11 +264,17 @@ impl<T: Real> Engine<T> {
                     grow[j] = if urow[j] > T::default() { a * v[j] } else { T::default() };
                 }
             }
-        });
+        };
+        if self.elementwise_parallel() {
+            self.g.par_chunks_mut(k * ROW_CHUNK).enumerate().for_each(build);
+        } else {
+            self.g.chunks_mut(k * ROW_CHUNK).enumerate().for_each(build);
+        }
         // db_j = Σ_s G_sj, dv_j = Σ_s a_s relu(u_sj), in f64, parallel over columns.
+        let par = self.elementwise_parallel();
         let g = &self.g;
-        let cols = k.div_ceil(2).max(1);
-        self.db.par_chunks_mut(cols).zip(self.dv.par_chunks_mut(cols)).enumerate().for_each(|(c, (db, dv))| {
+        let cols = if par { k.div_ceil(2).max(1) } else { k.max(1) };
+        let reduce = |(c, (db, dv)): (usize, (&mut [f64], &mut [f64]))| {
             let j0 = c * cols;
             db.iter_mut().for_each(|t| *t = 0.0);
             dv.iter_mut().for_each(|t| *t = 0.0);
@@ -261,7 +290,12 @@ impl<T: Real> Engine<T> {
                     }
                 }
             }
-        });
+        };
+        if par {
+            self.db.par_chunks_mut(cols).zip(self.dv.par_chunks_mut(cols)).enumerate().for_each(reduce);
+        } else {
+            reduce((0, (&mut self.db[..], &mut self.dv[..])));
+        }
         if !self.bias {
             self.db.iter_mut().for_each(|t| *t = 0.0);
         }
@@ -307,7 +341,8 @@ impl<T: Real> Engine<T> {
                 let wr = MatRef::from_row_major_slice(&self.prop.w, k, d);
                 matmul(MatMut::from_row_major_slice_mut(&mut self.u2, m, k), Accum::Replace, xr, wr.transpose(), T::of(1.0), self.par);
                 let bias = self.bias.then_some(&self.prop.b[..]);
-                finish_pass(&mut self.u2, bias, T::of(1.0), &self.prop.v, &self.y, &mut self.q2, k);
+                let par = self.elementwise_parallel();
+                finish_pass(&mut self.u2, bias, T::of(1.0), &self.prop.v, &self.y, &mut self.q2, k, par);
             }
             Mode::Gram => {
                 if s > 0 {
@@ -324,7 +359,8 @@ impl<T: Real> Engine<T> {
                 for j in 0..k {
                     self.bshift[j] = T::of(-step * self.db[j]);
                 }
-                finish_pass_gram(&mut self.u2, &self.u, &self.bshift, &self.prop.v, &self.y, &mut self.q2, k);
+                let par = self.elementwise_parallel();
+                finish_pass_gram(&mut self.u2, &self.u, &self.bshift, &self.prop.v, &self.y, &mut self.q2, k, par);
             }
         }
         self.q2.iter().all(|t| t.is_finite())
@@ -390,8 +426,9 @@ impl<T: Real> Engine<T> {
 
 /// Adds the bias (scaled by `bscale`) to `u`, then margins `q_i = y_i Σ_j v_j relu(u_ij)`.
 #[allow(clippy::too_many_arguments)]
-fn finish_pass<T: Real>(u: &mut [T], bias: Option<&[T]>, bscale: T, v: &[T], y: &[f64], q: &mut [f64], k: usize) {
-    u.par_chunks_mut(k * ROW_CHUNK).zip(q.par_chunks_mut(ROW_CHUNK)).enumerate().for_each(|(ci, (uc, qc))| {
+#[allow(clippy::too_many_arguments)]
+fn finish_pass<T: Real>(u: &mut [T], bias: Option<&[T]>, bscale: T, v: &[T], y: &[f64], q: &mut [f64], k: usize, par: bool) {
+    let pass = |(ci, (uc, qc)): (usize, (&mut [T], &mut [f64]))| {
         for (o, (urow, qi)) in uc.chunks_mut(k).zip(qc.iter_mut()).enumerate() {
             let i = ci * ROW_CHUNK + o;
             let mut acc = T::default();
@@ -416,12 +453,14 @@ fn finish_pass<T: Real>(u: &mut [T], bias: Option<&[T]>, bscale: T, v: &[T], y: 
             }
             *qi = y[i] * acc.f();
         }
-    });
+    };
+    rows_pass(u, q, k, par, pass);
 }
 
 /// Gram mode: `u2 ← u2 + u + shift` row by row, then margins with `v`.
-fn finish_pass_gram<T: Real>(u2: &mut [T], u: &[T], shift: &[T], v: &[T], y: &[f64], q: &mut [f64], k: usize) {
-    u2.par_chunks_mut(k * ROW_CHUNK).zip(q.par_chunks_mut(ROW_CHUNK)).enumerate().for_each(|(ci, (uc, qc))| {
+#[allow(clippy::too_many_arguments)]
+fn finish_pass_gram<T: Real>(u2: &mut [T], u: &[T], shift: &[T], v: &[T], y: &[f64], q: &mut [f64], k: usize, par: bool) {
+    let pass = |(ci, (uc, qc)): (usize, (&mut [T], &mut [f64]))| {
         for (o, (urow, qi)) in uc.chunks_mut(k).zip(qc.iter_mut()).enumerate() {
             let i = ci * ROW_CHUNK + o;
             let base = &u[i * k..(i + 1) * k];
@@ -435,5 +474,6 @@ fn finish_pass_gram<T: Real>(u2: &mut [T], u: &[T], shift: &[T], v: &[T], y: &[f
             }
             *qi = y[i] * acc.f();
         }
-    });
+    };
+    rows_pass(u2, q, k, par, pass);
 }
