@@ -426,7 +426,6 @@ impl<T: Real> Engine<T> {
 
 /// Adds the bias (scaled by `bscale`) to `u`, then margins `q_i = y_i Σ_j v_j relu(u_ij)`.
 #[allow(clippy::too_many_arguments)]
-#[allow(clippy::too_many_arguments)]
 fn finish_pass<T: Real>(u: &mut [T], bias: Option<&[T]>, bscale: T, v: &[T], y: &[f64], q: &mut [f64], k: usize, par: bool) {
     let pass = |(ci, (uc, qc)): (usize, (&mut [T], &mut [f64]))| {
         for (o, (urow, qi)) in uc.chunks_mut(k).zip(qc.iter_mut()).enumerate() {
