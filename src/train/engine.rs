@@ -83,6 +83,26 @@ const ROW_CHUNK: usize = 16;
 /// Element-wise passes over fewer than this many entries of `U` run on one thread.
 const PARALLEL_ELEMENTS: usize = 1 << 18;
 
+/// `Σ_j v_j relu(u_j)` with eight partial sums (vectorisable; fixed order, so
+/// deterministic).
+#[inline]
+fn relu_dot<T: Real>(u: &[T], v: &[T]) -> T {
+    let z = T::default();
+    let mut acc = [z; 8];
+    let (uc, vc) = (u.chunks_exact(8), v.chunks_exact(8));
+    let (ur, vr) = (uc.remainder(), vc.remainder());
+    for (a, b) in uc.zip(vc) {
+        for l in 0..8 {
+            let t = a[l];
+            acc[l] += b[l] * if t > z { t } else { z };
+        }
+    }
+    for (l, (&t, &w)) in ur.iter().zip(vr).enumerate() {
+        acc[l] += w * if t > z { t } else { z };
+    }
+    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]))
+}
+
 /// Runs `pass` over blocks of `ROW_CHUNK` rows of `u` (row length k) and of `q`,
 /// in parallel or not.
 fn rows_pass<T: Real, F>(u: &mut [T], q: &mut [f64], k: usize, par: bool, pass: F)
@@ -260,8 +280,9 @@ impl<T: Real> Engine<T> {
                 let i = active[ci * ROW_CHUNK + o];
                 let a = T::of(-y[i] * r[i]);
                 let urow = &u[i * k..(i + 1) * k];
-                for j in 0..k {
-                    grow[j] = if urow[j] > T::default() { a * v[j] } else { T::default() };
+                let z = T::default();
+                for ((g, &uu), &vv) in grow.iter_mut().zip(urow).zip(v) {
+                    *g = if uu > z { a * vv } else { z };
                 }
             }
         };
@@ -282,12 +303,10 @@ impl<T: Real> Engine<T> {
                 let a = -y[i] * r[i];
                 let grow = &g[sidx * k + j0..sidx * k + j0 + db.len()];
                 let urow = &u[i * k + j0..i * k + j0 + db.len()];
-                for t in 0..db.len() {
-                    db[t] += grow[t].f();
-                    let uu = urow[t].f();
-                    if uu > 0.0 {
-                        dv[t] += a * uu;
-                    }
+                for (((dbt, dvt), &gg), &uu) in db.iter_mut().zip(dv.iter_mut()).zip(grow).zip(urow) {
+                    *dbt += gg.f();
+                    let h = uu.f();
+                    *dvt += a * if h > 0.0 { h } else { 0.0 };
                 }
             }
         };
@@ -430,26 +449,12 @@ fn finish_pass<T: Real>(u: &mut [T], bias: Option<&[T]>, bscale: T, v: &[T], y: 
     let pass = |(ci, (uc, qc)): (usize, (&mut [T], &mut [f64]))| {
         for (o, (urow, qi)) in uc.chunks_mut(k).zip(qc.iter_mut()).enumerate() {
             let i = ci * ROW_CHUNK + o;
-            let mut acc = T::default();
-            match bias {
-                Some(b) => {
-                    for j in 0..k {
-                        let t = urow[j] + bscale * b[j];
-                        urow[j] = t;
-                        if t > T::default() {
-                            acc += v[j] * t;
-                        }
-                    }
-                }
-                None => {
-                    for j in 0..k {
-                        let t = urow[j];
-                        if t > T::default() {
-                            acc += v[j] * t;
-                        }
-                    }
+            if let Some(b) = bias {
+                for (t, &bj) in urow.iter_mut().zip(b) {
+                    *t = *t + bscale * bj;
                 }
             }
+            let acc = relu_dot(urow, v);
             *qi = y[i] * acc.f();
         }
     };
@@ -463,14 +468,10 @@ fn finish_pass_gram<T: Real>(u2: &mut [T], u: &[T], shift: &[T], v: &[T], y: &[f
         for (o, (urow, qi)) in uc.chunks_mut(k).zip(qc.iter_mut()).enumerate() {
             let i = ci * ROW_CHUNK + o;
             let base = &u[i * k..(i + 1) * k];
-            let mut acc = T::default();
-            for j in 0..k {
-                let t = urow[j] + base[j] + shift[j];
-                urow[j] = t;
-                if t > T::default() {
-                    acc += v[j] * t;
-                }
+            for ((t, &bj), &sj) in urow.iter_mut().zip(base).zip(shift) {
+                *t = *t + bj + sj;
             }
+            let acc = relu_dot(urow, v);
             *qi = y[i] * acc.f();
         }
     };
