@@ -8,7 +8,9 @@
 //! * [`data`] — datasets and seeded, portable generators;
 //! * [`io`] — JSON, safetensors and NumPy `.npz` files (DESIGN §5);
 //! * [`construct`] — the Theorem 3.1 robust network and the exact KKT network for
-//!   orthogonal data.
+//!   orthogonal data;
+//! * [`kkt`] — KKT certificates (multipliers λ, (ε, δ), τ-profile) and their
+//!   independent verification.
 //!
 //! Linear algebra: the public API uses `nalgebra` matrices (`DMatrix<f64>`,
 //! `DVector<f64>`) only.
@@ -17,6 +19,7 @@
 pub mod construct;
 pub mod data;
 pub mod io;
+pub mod kkt;
 pub mod net;
 
 pub use data::{Dataset, Generator};
