@@ -57,9 +57,8 @@ fn robust_network_is_not_kkt() {
     assert!(rep.eps >= bnorm * (1.0 - 1e-9), "eps {} < |b| {}", rep.eps, bnorm);
 }
 
-/// A random separating network (k neurons) on sphere data: scale v so that all margins
-/// are positive by construction (v_j = y of a "teacher" neuron ...): we simply take a
-/// random net and flip labels to its sign.
+/// A random network (k neurons) on sphere data, labelled by its own sign so that it
+/// separates; samples where every neuron is off (N(x) = 0, margin 0) are dropped.
 fn random_instance(m: usize, k: usize, d: usize, bias: bool, seed: u64) -> (Net, Dataset) {
     let x = Generator::Sphere.generate(d, m, seed).unwrap();
     let mut rng = relucert::data::Rng::seed_from_u64(seed ^ 0xabcdef);
@@ -68,8 +67,9 @@ fn random_instance(m: usize, k: usize, d: usize, bias: bool, seed: u64) -> (Net,
     let v = DVector::from_fn(k, |_, _| rng.normal());
     let net = Net::new(w, b, v).unwrap();
     let out = net.forward(x.x());
+    let keep: Vec<usize> = (0..m).filter(|&i| out[i] != 0.0).collect();
     let y = DVector::from_fn(m, |i, _| if out[i] >= 0.0 { 1.0 } else { -1.0 });
-    let data = Dataset::new(x.x().clone(), y).unwrap();
+    let data = Dataset::new(x.x().clone(), y).unwrap().select(&keep);
     (net, data)
 }
 
@@ -216,4 +216,70 @@ fn report_fields_and_tau_profile() {
     // δ with the margin support is at most slack·Σλ.
     assert!(rep.delta <= 0.1 * rep.lambda_sum + 1e-12);
     assert!(!rep.summary().is_empty());
+}
+
+mod invariance {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn close(a: f64, b: f64, tol: f64) -> bool {
+        (a - b).abs() <= tol * a.abs().max(b.abs()).max(1e-12)
+    }
+
+    fn perm_from_seed(n: usize, seed: u64) -> Vec<usize> {
+        let mut p: Vec<usize> = (0..n).collect();
+        relucert::data::Rng::seed_from_u64(seed).shuffle(&mut p);
+        p
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// ε_rel and λ are invariant under θ → αθ, neuron permutations and sample
+        /// permutations (λ permuted with the samples).
+        #[test]
+        fn scale_and_permutation_invariance(
+            m in 4usize..14, k in 2usize..7, d in 2usize..6, bias in any::<bool>(),
+            seed in 0u64..1000, alpha in 0.1f64..10.0, all in any::<bool>(), linf in any::<bool>(),
+        ) {
+            let (net, data) = random_instance(m, k, d, bias, seed);
+            prop_assume!(data.m() >= 2);
+            let m = data.m();
+            let s = KktSettings {
+                support: if all { Support::All } else { Support::Margin { slack: 0.1 } },
+                ..settings(if linf { Norm::Linf } else { Norm::L2 })
+            };
+            let base = kkt::certify(&net, &data, &s).unwrap();
+            prop_assert!(kkt::verify(&net, &data, &base).unwrap().holds);
+            // For L∞ the optimal λ need not be unique: compare ε only.
+            let check_lambda = !linf;
+
+            let scaled = kkt::certify(&net.scaled(alpha), &data, &s).unwrap();
+            prop_assert!(close(base.eps_rel, scaled.eps_rel, 1e-6), "{} vs {}", base.eps_rel, scaled.eps_rel);
+            if check_lambda {
+                for (a, b) in base.lambda.iter().zip(&scaled.lambda) {
+                    prop_assert!((a - b).abs() <= 1e-6 * base.lambda_sum.max(1e-12), "{a} vs {b}");
+                }
+            }
+
+            let pk = perm_from_seed(k, seed + 1);
+            let pnet = kkt::certify(&net.permuted(&pk), &data, &s).unwrap();
+            prop_assert!(close(base.eps_rel, pnet.eps_rel, 1e-6), "{} vs {}", base.eps_rel, pnet.eps_rel);
+            if check_lambda {
+                for (a, b) in base.lambda.iter().zip(&pnet.lambda) {
+                    prop_assert!((a - b).abs() <= 1e-6 * base.lambda_sum.max(1e-12), "{a} vs {b}");
+                }
+            }
+
+            let pm = perm_from_seed(m, seed + 2);
+            let pdata = data.select(&pm);
+            let pd = kkt::certify(&net, &pdata, &s).unwrap();
+            prop_assert!(close(base.eps_rel, pd.eps_rel, 1e-6), "{} vs {}", base.eps_rel, pd.eps_rel);
+            if check_lambda {
+                for (r, &i) in pm.iter().enumerate() {
+                    prop_assert!((base.lambda[i] - pd.lambda[r]).abs() <= 1e-6 * base.lambda_sum.max(1e-12));
+                }
+            }
+        }
+    }
 }
