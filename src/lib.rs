@@ -9,7 +9,9 @@
 //! * [`io`] — JSON, safetensors and NumPy `.npz` files (DESIGN §5);
 //! * [`construct`] — the Theorem 3.1 robust network and the exact KKT network for
 //!   orthogonal data;
-//! * [`train`] — gradient descent to extreme losses (paper and fast schedules).
+//! * [`train`] — gradient descent to extreme losses (paper and fast schedules);
+//! * [`kkt`] — KKT certificates (multipliers λ, (ε, δ), τ-profile) and their
+//!   independent verification;
 //!
 //! Linear algebra: the public API uses `nalgebra` matrices (`DMatrix<f64>`,
 //! `DVector<f64>`) only.
@@ -21,6 +23,7 @@ pub mod construct;
 pub mod data;
 pub mod experiments;
 pub mod io;
+pub mod kkt;
 pub mod net;
 pub mod train;
 
