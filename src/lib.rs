@@ -8,7 +8,9 @@
 //! * [`data`] — datasets and seeded, portable generators;
 //! * [`io`] — JSON, safetensors and NumPy `.npz` files (DESIGN §5);
 //! * [`construct`] — the Theorem 3.1 robust network and the exact KKT network for
-//!   orthogonal data.
+//!   orthogonal data;
+//! * [`radius`] — exact L2 robustness radii (branch and bound with witness and proof),
+//!   ray and Figure 1 radii, and the Theorem 4.1 check.
 //!
 //! Linear algebra: the public API uses `nalgebra` matrices (`DMatrix<f64>`,
 //! `DVector<f64>`) only.
@@ -18,6 +20,7 @@ pub mod construct;
 pub mod data;
 pub mod io;
 pub mod net;
+pub mod radius;
 
 pub use data::{Dataset, Generator};
 pub use net::Net;
