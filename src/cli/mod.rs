@@ -20,6 +20,7 @@ mod construct;
 mod demo;
 mod eval;
 mod gen;
+mod reproduce;
 
 /// Every error a command can end with; printed as one line on stderr.
 #[derive(Debug, Error)]
@@ -36,6 +37,9 @@ pub enum CliError {
     /// A construction refused the data.
     #[error("{0}")]
     Construct(#[from] crate::construct::ConstructError),
+    /// A sweep failed.
+    #[error("{0}")]
+    Experiment(#[from] crate::experiments::ExpError),
     /// A claim checker could not run.
     #[error("{0}")]
     Check(#[from] crate::claims::CheckError),
@@ -120,6 +124,8 @@ pub enum Command {
     Demo(demo::DemoArgs),
     /// Check every claim of the paper on shipped fixtures (non-zero exit if one fails).
     Check(check::CheckArgs),
+    /// Reproduce the paper's Figures 1(a), 1(b) and 2 (resumable, shardable sweeps).
+    Reproduce(reproduce::ReproduceArgs),
 }
 
 /// Runs a parsed command.
@@ -130,6 +136,7 @@ pub fn run(cli: &Cli, ctx: &Ctx) -> Result<Output, CliError> {
         Command::Eval(a) => eval::run(a, ctx),
         Command::Demo(a) => demo::run(a, ctx),
         Command::Check(a) => check::run(a, ctx),
+        Command::Reproduce(a) => reproduce::run(a, ctx),
     }
 }
 
