@@ -73,20 +73,28 @@ struct ReproduceReport {
     wall_seconds: f64,
 }
 
-fn finish(figure: Figure, dir: &std::path::Path, grid: &Grid) -> Result<(Vec<experiments::SummaryRow>, Option<String>, Option<String>, usize), CliError> {
+/// Summary rows, the CSV and plot written (if any runs exist), and runs still missing.
+struct Finished {
+    rows: Vec<experiments::SummaryRow>,
+    csv: Option<String>,
+    svg: Option<String>,
+    missing: usize,
+}
+
+fn finish(figure: Figure, dir: &std::path::Path, grid: &Grid) -> Result<Finished, CliError> {
     let records = experiments::read_records(dir)?;
     let keys: std::collections::HashSet<String> = records.iter().map(|r| r.key.clone()).collect();
     let missing = grid.runs().iter().filter(|r| !keys.contains(&r.key())).count();
     experiments::write_merged(dir, &records)?;
     let rows = experiments::summarize(&records, figure == Figure::Fig1b);
     if records.is_empty() {
-        return Ok((rows, None, None, missing));
+        return Ok(Finished { rows, csv: None, svg: None, missing });
     }
     let csv = dir.join("summary.csv");
     experiments::write_summary_csv(&csv, &rows)?;
     let svg = dir.join(format!("{}.svg", figure.name()));
     experiments::plot(&svg, figure, &rows)?;
-    Ok((rows, Some(csv.display().to_string()), Some(svg.display().to_string()), missing))
+    Ok(Finished { rows, csv: Some(csv.display().to_string()), svg: Some(svg.display().to_string()), missing })
 }
 
 fn table(rows: &[experiments::SummaryRow]) -> String {
@@ -169,7 +177,7 @@ pub fn run(a: &ReproduceArgs, ctx: &Ctx) -> Result<Output, CliError> {
         }
         (figure, dir, grid, Some(outcome))
     };
-    let (rows, csv, svg, missing) = finish(figure, &dir, &grid)?;
+    let Finished { rows, csv, svg, missing } = finish(figure, &dir, &grid)?;
     let (ran, skipped) = outcome.as_ref().map_or((0, 0), |o| (o.ran, o.skipped));
     let report = ReproduceReport {
         format: "relucert/reproduce@1",
