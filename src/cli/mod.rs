@@ -21,6 +21,7 @@ mod demo;
 mod eval;
 mod gen;
 mod reproduce;
+mod train;
 
 /// Every error a command can end with; printed as one line on stderr.
 #[derive(Debug, Error)]
@@ -50,6 +51,19 @@ pub enum CliError {
         failed: usize,
         /// All claims.
         total: usize,
+        /// The report, printed before the error.
+        output: Box<Output>,
+    },
+    /// Bad training settings or inputs.
+    #[error("{0}")]
+    Train(#[from] crate::train::TrainError),
+    /// Training ended without reaching its target for a reason that needs attention
+    /// (non-finite values, inseparable data, no progress); the best network so far and
+    /// the report were written.
+    #[error("training stopped: {message}")]
+    TrainFailed {
+        /// The stop reason in words.
+        message: String,
         /// The report, printed before the error.
         output: Box<Output>,
     },
@@ -126,6 +140,8 @@ pub enum Command {
     Check(check::CheckArgs),
     /// Reproduce the paper's Figures 1(a), 1(b) and 2 (resumable, shardable sweeps).
     Reproduce(reproduce::ReproduceArgs),
+    /// Train a network by gradient descent until the loss is tiny.
+    Train(train::TrainArgs),
 }
 
 /// Runs a parsed command.
@@ -137,6 +153,7 @@ pub fn run(cli: &Cli, ctx: &Ctx) -> Result<Output, CliError> {
         Command::Demo(a) => demo::run(a, ctx),
         Command::Check(a) => check::run(a, ctx),
         Command::Reproduce(a) => reproduce::run(a, ctx),
+        Command::Train(a) => train::run(a, ctx),
     }
 }
 
@@ -156,7 +173,7 @@ pub fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            if let CliError::ClaimsFailed { output, .. } = &e {
+            if let CliError::ClaimsFailed { output, .. } | CliError::TrainFailed { output, .. } = &e {
                 print_output(output, &ctx);
             }
             let msg = e.to_string().replace('\n', " ");
