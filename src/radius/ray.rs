@@ -1,0 +1,204 @@
+//! Exact analysis of a depth-2 ReLU network along a ray.
+//!
+//! Along `t ↦ x + t u` every neuron's pre-activation is affine, `a_j + t p_j`, so
+//! `h(t) = Σ_j α_j σ(a_j + t p_j)` is piecewise linear with at most k breakpoints
+//! `t_j = −a_j / p_j`. Sorting them gives every piece; on each piece the sub-level set
+//! `{h ≤ level}` (or `{h < level}`) is an interval found in closed form — no bisection.
+//!
+//! Values are carried from piece to piece incrementally (O(1) per breakpoint) and
+//! re-computed exactly (O(k)) on every piece where the sub-level set is entered, so
+//! that each reported endpoint is computed from exact values of that piece.
+
+/// An interval `[lo, hi]` of the ray parameter (`hi` may be +∞). Whether the ends
+/// belong to it depends on the set it came from (closed for `≤`, open for `<`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Interval {
+    /// Lower end.
+    pub lo: f64,
+    /// Upper end (+∞ for an unbounded interval).
+    pub hi: f64,
+}
+
+/// One ray's data: `h(t) = Σ_j alpha[j]·σ(a[j] + t·p[j])`.
+pub(crate) struct Ray<'a> {
+    pub a: &'a [f64],
+    pub p: &'a [f64],
+    pub alpha: &'a [f64],
+}
+
+impl Ray<'_> {
+    fn value(&self, t: f64) -> f64 {
+        self.a.iter().zip(self.p).zip(self.alpha).map(|((a, p), al)| al * (a + t * p).max(0.0)).sum()
+    }
+
+    /// Slope of the piece that starts at `t` (neurons on just after `t`).
+    fn slope_after(&self, t: f64, t_next: f64) -> f64 {
+        let mid = if t_next.is_finite() { 0.5 * (t + t_next) } else { t + t.abs().max(1.0) };
+        self.a
+            .iter()
+            .zip(self.p)
+            .zip(self.alpha)
+            .filter(|((a, p), _)| {
+                // on just after t: compare at the midpoint of the piece, except at a
+                // breakpoint exactly at t where the sign of p decides.
+                let u = *a + mid * *p;
+                u > 0.0
+            })
+            .map(|((_, p), al)| al * p)
+            .sum()
+    }
+
+    /// The sub-level set `{t ≥ 0 : h(t) ≤ level}` (`strict`: `h(t) < level`) as sorted,
+    /// disjoint intervals.
+    pub fn sublevel(&self, level: f64, strict: bool) -> Vec<Interval> {
+        let k = self.a.len();
+        let mut bps: Vec<(f64, usize)> = Vec::with_capacity(k);
+        let mut slope = 0.0;
+        for j in 0..k {
+            let (a, p) = (self.a[j], self.p[j]);
+            if p != 0.0 {
+                let t = -a / p;
+                if t > 0.0 && t.is_finite() {
+                    bps.push((t, j));
+                }
+            }
+            if a > 0.0 || (a == 0.0 && p > 0.0) {
+                slope += self.alpha[j] * p;
+            }
+        }
+        bps.sort_by(|x, y| x.0.total_cmp(&y.0));
+        let mut out: Vec<Interval> = Vec::new();
+        let mut start = 0.0;
+        let mut val = self.value(0.0);
+        let mut idx = 0;
+        loop {
+            let end = if idx < bps.len() { bps[idx].0 } else { f64::INFINITY };
+            let mut val_end = if end.is_finite() { val + slope * (end - start) } else { f64::NAN };
+            // A loose test on the carried values; the piece is then re-done exactly.
+            let slack = 1e-9 * (val.abs() + level.abs() + if end.is_finite() { val_end.abs() } else { 0.0 });
+            let enters = val <= level + slack
+                || (end.is_finite() && val_end <= level + slack)
+                || (end.is_infinite() && slope < 0.0);
+            if enters {
+                // Re-anchor on exact values for this piece.
+                val = self.value(start);
+                slope = self.slope_after(start, end);
+                if end.is_finite() {
+                    val_end = val + slope * (end - start);
+                }
+                if let Some(iv) = piece_sublevel(start, end, val, slope, level, strict) {
+                    push_merge(&mut out, iv, strict);
+                }
+            }
+            if end.is_infinite() {
+                break;
+            }
+            // Cross every breakpoint at `end`.
+            while idx < bps.len() && bps[idx].0 == end {
+                let j = bps[idx].1;
+                let ap = self.alpha[j] * self.p[j];
+                if self.p[j] > 0.0 {
+                    slope += ap;
+                } else {
+                    slope -= ap;
+                }
+                idx += 1;
+            }
+            start = end;
+            val = val_end;
+        }
+        out
+    }
+
+    /// `inf {t ≥ 0 : h(t) ≤ level}`, or `None` when h stays above `level`.
+    pub fn first_crossing(&self, level: f64) -> Option<f64> {
+        self.sublevel(level, false).first().map(|iv| iv.lo)
+    }
+}
+
+/// Sub-level interval of the linear piece `val + slope (t − s)` on `[s, e]`.
+fn piece_sublevel(s: f64, e: f64, val: f64, slope: f64, level: f64, strict: bool) -> Option<Interval> {
+    let below = |v: f64| if strict { v < level } else { v <= level };
+    if slope == 0.0 {
+        return below(val).then_some(Interval { lo: s, hi: e });
+    }
+    let root = s + (level - val) / slope;
+    let iv = if slope > 0.0 {
+        if root < s || (strict && root == s) {
+            return None;
+        }
+        Interval { lo: s, hi: root.min(e) }
+    } else {
+        if root > e || (strict && root == e) {
+            return None;
+        }
+        Interval { lo: root.max(s), hi: e }
+    };
+    if strict && iv.lo >= iv.hi {
+        return None;
+    }
+    Some(iv)
+}
+
+fn push_merge(out: &mut Vec<Interval>, iv: Interval, strict: bool) {
+    if let Some(last) = out.last_mut() {
+        if iv.lo <= last.hi {
+            last.hi = last.hi.max(iv.hi);
+            return;
+        }
+    }
+    let _ = strict;
+    out.push(iv);
+}
+
+/// Intersection of two sorted lists of disjoint intervals (`strict`: open intervals,
+/// so touching ends do not intersect).
+pub fn intersect(a: &[Interval], b: &[Interval], strict: bool) -> Vec<Interval> {
+    let (mut i, mut j) = (0, 0);
+    let mut out = Vec::new();
+    while i < a.len() && j < b.len() {
+        let lo = a[i].lo.max(b[j].lo);
+        let hi = a[i].hi.min(b[j].hi);
+        if lo < hi || (!strict && lo == hi) {
+            out.push(Interval { lo, hi });
+        }
+        if a[i].hi < b[j].hi {
+            i += 1;
+        } else {
+            j += 1;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn single_crossing() {
+        // h(t) = σ(1 − t) − σ(t − 0.5): 1 − t on [0, .5], 1.5 − 2t on [.5, 1], .5 − t after.
+        let a = [1.0, -0.5];
+        let p = [-1.0, 1.0];
+        let alpha = [1.0, -1.0];
+        let r = Ray { a: &a, p: &p, alpha: &alpha };
+        assert!((r.first_crossing(0.0).unwrap() - 0.75).abs() < 1e-15);
+        let s = r.sublevel(-1.0, false);
+        assert_eq!(s.len(), 1);
+        assert!((s[0].lo - 1.5).abs() < 1e-15 && s[0].hi.is_infinite());
+    }
+
+    #[test]
+    fn dip_and_return() {
+        // h(t) = σ(1 − t) + 2σ(t − 2) − ... : 1 − t on [0,1], 0 on [1,2], 2(t−2) after.
+        let a = [1.0, -2.0];
+        let p = [-1.0, 1.0];
+        let alpha = [1.0, 2.0];
+        let r = Ray { a: &a, p: &p, alpha: &alpha };
+        let closed = r.sublevel(0.0, false);
+        assert_eq!(closed, vec![Interval { lo: 1.0, hi: 2.0 }]);
+        assert!(r.sublevel(0.0, true).is_empty());
+        assert_eq!(intersect(&closed, &[Interval { lo: 2.0, hi: 5.0 }], false), vec![Interval { lo: 2.0, hi: 2.0 }]);
+        assert!(intersect(&closed, &[Interval { lo: 2.0, hi: 5.0 }], true).is_empty());
+    }
+}
