@@ -20,6 +20,7 @@ mod construct;
 mod demo;
 mod eval;
 mod gen;
+mod kkt;
 
 /// Every error a command can end with; printed as one line on stderr.
 #[derive(Debug, Error)]
@@ -48,6 +49,15 @@ pub enum CliError {
         total: usize,
         /// The report, printed before the error.
         output: Box<Output>,
+    },
+    /// A KKT certificate could not be computed or checked.
+    #[error("{0}")]
+    Kkt(#[from] crate::kkt::KktError),
+    /// A KKT certificate does not hold (the message carries the measured residual).
+    #[error("{summary}")]
+    KktFails {
+        /// One-line verification summary.
+        summary: String,
     },
     /// Arguments that parse but make no sense together.
     #[error("{0}")]
@@ -118,6 +128,10 @@ pub enum Command {
     Eval(eval::EvalArgs),
     /// The paper's story in one table.
     Demo(demo::DemoArgs),
+    /// Certify how close a network is to a KKT point of the max-margin problem.
+    Kkt(kkt::KktArgs),
+    /// Re-check a saved KKT certificate independently of the solver.
+    VerifyKkt(kkt::VerifyKktArgs),
     /// Check every claim of the paper on shipped fixtures (non-zero exit if one fails).
     Check(check::CheckArgs),
 }
@@ -130,6 +144,8 @@ pub fn run(cli: &Cli, ctx: &Ctx) -> Result<Output, CliError> {
         Command::Eval(a) => eval::run(a, ctx),
         Command::Demo(a) => demo::run(a, ctx),
         Command::Check(a) => check::run(a, ctx),
+        Command::Kkt(a) => kkt::run(a, ctx),
+        Command::VerifyKkt(a) => kkt::run_verify(a, ctx),
     }
 }
 
