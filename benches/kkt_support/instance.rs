@@ -3,6 +3,8 @@
 //! labelled by its own sign, keeping only samples with |N(x)| ≥ 10 % of the median so
 //! that normalisation is well conditioned. Seeded, so every run builds the same bytes.
 
+#![allow(dead_code)] // each bench target uses a different subset of these helpers
+
 use nalgebra::{DMatrix, DVector};
 use relucert::data::{Generator, Rng};
 use relucert::{Dataset, Net};

@@ -295,7 +295,7 @@ fn check_settings(s: &KktSettings) -> Result<(), KktError> {
             return bad("tau_ladder", t, "every entry must be finite and ≥ 0");
         }
     }
-    if !(s.time_limit > 0.0) {
+    if s.time_limit.is_nan() || s.time_limit <= 0.0 {
         return bad("time_limit", s.time_limit, "must be positive");
     }
     Ok(())
