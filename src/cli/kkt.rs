@@ -51,7 +51,8 @@ pub struct KktArgs {
     /// Support: every sample (δ = Σ λ_i (q̂_i − 1) then measures complementary slackness).
     #[arg(long)]
     pub all: bool,
-    /// τ values of the τ-profile, comma-separated (empty string for none).
+    /// τ values of the τ-profile, comma-separated (empty string for none). Each is one
+    /// more solve; large τ on large networks costs minutes.
     #[arg(long, default_value = "1e-9,1e-6,1e-4,1e-3,1e-2")]
     pub tau_ladder: String,
     /// Write the certificate to this JSON file (atomically).

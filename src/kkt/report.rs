@@ -161,6 +161,9 @@ impl KktReport {
             for t in &self.tau_profile {
                 let e = t.eps_rel.map_or("skipped".to_string(), |x| format!("{x:.4e}"));
                 s += &format!("                   {:<10.0e} {e:<12} {}\n", t.tau, t.ambiguous_pairs);
+                if let Some(note) = &t.note {
+                    s += &format!("                     ({note})\n");
+                }
             }
         }
         s
