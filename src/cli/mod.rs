@@ -22,6 +22,7 @@ mod eval;
 mod gen;
 mod reproduce;
 mod train;
+mod kkt;
 
 /// Every error a command can end with; printed as one line on stderr.
 #[derive(Debug, Error)]
@@ -66,6 +67,15 @@ pub enum CliError {
         message: String,
         /// The report, printed before the error.
         output: Box<Output>,
+    },
+    /// A KKT certificate could not be computed or checked.
+    #[error("{0}")]
+    Kkt(#[from] crate::kkt::KktError),
+    /// A KKT certificate does not hold (the message carries the measured residual).
+    #[error("{summary}")]
+    KktFails {
+        /// One-line verification summary.
+        summary: String,
     },
     /// Arguments that parse but make no sense together.
     #[error("{0}")]
@@ -136,6 +146,10 @@ pub enum Command {
     Eval(eval::EvalArgs),
     /// The paper's story in one table.
     Demo(demo::DemoArgs),
+    /// Certify how close a network is to a KKT point of the max-margin problem.
+    Kkt(kkt::KktArgs),
+    /// Re-check a saved KKT certificate independently of the solver.
+    VerifyKkt(kkt::VerifyKktArgs),
     /// Check every claim of the paper on shipped fixtures (non-zero exit if one fails).
     Check(check::CheckArgs),
     /// Reproduce the paper's Figures 1(a), 1(b) and 2 (resumable, shardable sweeps).
@@ -154,6 +168,8 @@ pub fn run(cli: &Cli, ctx: &Ctx) -> Result<Output, CliError> {
         Command::Check(a) => check::run(a, ctx),
         Command::Reproduce(a) => reproduce::run(a, ctx),
         Command::Train(a) => train::run(a, ctx),
+        Command::Kkt(a) => kkt::run(a, ctx),
+        Command::VerifyKkt(a) => kkt::run_verify(a, ctx),
     }
 }
 
