@@ -1,0 +1,199 @@
+//! The `relucert` command line (DESIGN §7), thin over the library.
+//!
+//! Each subcommand lives in its own file as a clap `Args` struct plus a `run` function
+//! that turns typed settings into a library call and returns an [`Output`]: a JSON
+//! report and a short human summary. [`main`] parses, dispatches, prints one of the two
+//! (`--json` picks the report), and maps errors to a one-line message and exit code 1.
+
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use serde::Serialize;
+use thiserror::Error;
+
+use crate::{data, io, net};
+
+mod check;
+mod construct;
+mod demo;
+mod eval;
+mod gen;
+mod radius;
+mod theorem41;
+
+/// Every error a command can end with; printed as one line on stderr.
+#[derive(Debug, Error)]
+pub enum CliError {
+    /// A file could not be read or written (the message names the file).
+    #[error(transparent)]
+    Io(#[from] io::IoError),
+    /// A network problem (shape, separation, dimensions).
+    #[error("{0}")]
+    Net(#[from] net::NetError),
+    /// A dataset problem.
+    #[error("{0}")]
+    Data(#[from] data::DataError),
+    /// A construction refused the data.
+    #[error("{0}")]
+    Construct(#[from] crate::construct::ConstructError),
+    /// A claim checker could not run.
+    #[error("{0}")]
+    Check(#[from] crate::claims::CheckError),
+    /// Some claims of the paper failed their checks (the report says which).
+    #[error("{failed} of {total} claims failed (see the table above)")]
+    ClaimsFailed {
+        /// Failed claims.
+        failed: usize,
+        /// All claims.
+        total: usize,
+        /// The report, printed before the error.
+        output: Box<Output>,
+    },
+    /// A radius or Theorem 4.1 computation refused its input.
+    #[error("{0}")]
+    Radius(#[from] crate::radius::RadiusError),
+    /// Arguments that parse but make no sense together.
+    #[error("{0}")]
+    Usage(String),
+    /// Input files that disagree with each other; names both files.
+    #[error("{net} and {data}: {source}")]
+    Mismatch {
+        /// Network file.
+        net: String,
+        /// Dataset file.
+        data: String,
+        /// What disagrees.
+        source: net::NetError,
+    },
+}
+
+/// What a command produced: a JSON report and a human summary.
+#[derive(Debug, Clone)]
+pub struct Output {
+    /// The report printed with `--json`.
+    pub json: serde_json::Value,
+    /// The summary printed otherwise.
+    pub human: String,
+}
+
+impl Output {
+    /// Builds an output from a serialisable report and its summary.
+    pub fn new<T: Serialize>(report: &T, human: String) -> Output {
+        let json = serde_json::to_value(report).unwrap_or_else(|e| serde_json::json!({ "error": e.to_string() }));
+        Output { json, human }
+    }
+}
+
+/// Settings shared by every command.
+#[derive(Debug, Clone, Copy)]
+pub struct Ctx {
+    /// Print the JSON report instead of the summary.
+    pub json: bool,
+    /// Show progress bars (only on a terminal and without `--json`).
+    pub progress: bool,
+}
+
+/// relucert — certificates for what gradient descent does to depth-2 ReLU networks.
+#[derive(Debug, Parser)]
+#[command(name = "relucert", version, about, long_about = None, after_help = "\
+Examples:
+  relucert demo
+  relucert gen sphere --d 50 --m 20 --seed 1 -o d.json
+  relucert construct robust --data d.json -o n.json
+  relucert eval --net n.json --data d.json --json")]
+pub struct Cli {
+    /// Print the command's report as one JSON object on stdout instead of a summary.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Generate a seeded dataset.
+    Gen(gen::GenArgs),
+    /// Build a network with known properties for a dataset.
+    Construct(construct::ConstructArgs),
+    /// Margins, q_min and accuracy of a network on a dataset.
+    Eval(eval::EvalArgs),
+    /// The paper's story in one table.
+    Demo(demo::DemoArgs),
+    /// Exact, ray or Figure 1 L2 robustness radii.
+    Radius(radius::RadiusArgs),
+    /// Theorem 4.1's universal perturbation η·z on θ̂, and its hypotheses.
+    Theorem41(theorem41::Theorem41Args),
+    /// Check every claim of the paper on shipped fixtures (non-zero exit if one fails).
+    Check(check::CheckArgs),
+}
+
+/// Runs a parsed command.
+pub fn run(cli: &Cli, ctx: &Ctx) -> Result<Output, CliError> {
+    match &cli.command {
+        Command::Gen(a) => gen::run(a, ctx),
+        Command::Construct(a) => construct::run(a, ctx),
+        Command::Eval(a) => eval::run(a, ctx),
+        Command::Demo(a) => demo::run(a, ctx),
+        Command::Check(a) => check::run(a, ctx),
+        Command::Radius(a) => radius::run(a, ctx),
+        Command::Theorem41(a) => theorem41::run(a, ctx),
+    }
+}
+
+/// Entry point of the binary: parse, run, print, exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+        }
+    };
+    let ctx = Ctx { json: cli.json, progress: !cli.json && std::io::stderr().is_terminal() };
+    match run(&cli, &ctx) {
+        Ok(out) => {
+            print_output(&out, &ctx);
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            if let CliError::ClaimsFailed { output, .. } = &e {
+                print_output(output, &ctx);
+            }
+            let msg = e.to_string().replace('\n', " ");
+            eprintln!("error: {msg}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn print_output(out: &Output, ctx: &Ctx) {
+    let text = if ctx.json { serde_json::to_string(&out.json).unwrap_or_default() } else { out.human.trim_end().to_string() };
+    let _ = writeln!(std::io::stdout().lock(), "{text}");
+}
+
+/// Reads a network and a dataset and checks that their dimensions agree.
+pub(crate) fn load_pair(net: &Path, data: &Path) -> Result<(net::Net, data::Dataset), CliError> {
+    let n = io::read_net(net)?;
+    let d = io::read_data(data)?;
+    n.check_data(&d).map_err(|source| CliError::Mismatch {
+        net: net.display().to_string(),
+        data: data.display().to_string(),
+        source,
+    })?;
+    Ok((n, d))
+}
+
+/// Formats a float for humans: `inf` for infinity, else `{:.6}` or scientific.
+pub(crate) fn fmt_num(x: f64) -> String {
+    if x.is_infinite() {
+        if x > 0.0 { "inf".into() } else { "-inf".into() }
+    } else if x != 0.0 && (x.abs() < 1e-3 || x.abs() >= 1e6) {
+        format!("{x:.4e}")
+    } else {
+        format!("{x:.6}")
+    }
+}

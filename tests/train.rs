@@ -1,0 +1,338 @@
+//! Tests of the trainer (issue 3): gradients against finite differences, one kernel
+//! step against the plain nalgebra gradient, screening against the dense step,
+//! convergence on orthogonal and sphere data, determinism, the paper schedule, and
+//! misuse.
+
+use nalgebra::{DMatrix, DVector};
+use relucert::net::NetError;
+use relucert::train::{
+    init_net, loss_and_grad, parse_log10, train, Dtype, Kernel, Loss, Schedule, StopReason, TrainError,
+    TrainSettings,
+};
+use relucert::{Dataset, Generator, Net};
+
+fn net_from_flat(like: &Net, theta: &[f64]) -> Net {
+    let (k, d) = (like.width(), like.dim());
+    let w = &theta[..k * d];
+    let (b, v) = if like.has_bias() { (Some(&theta[k * d..k * d + k]), &theta[k * d + k..]) } else { (None, &theta[k * d..]) };
+    Net::from_rows(d, w, b, v).expect("valid net")
+}
+
+/// Plain f64 loss Σ ℓ(q_i), computed directly (no log space), for finite differences.
+fn direct_loss(net: &Net, data: &Dataset, loss: Loss) -> f64 {
+    let q = net.margins(data).expect("dims");
+    q.iter()
+        .map(|&t| match loss {
+            Loss::Exp => (-t).exp(),
+            Loss::Logistic => (-t).exp().ln_1p(),
+        })
+        .sum()
+}
+
+#[test]
+fn gradient_matches_finite_differences() {
+    let data = Generator::Sphere.generate(5, 7, 3).expect("data");
+    for &bias in &[true, false] {
+        for &loss in &[Loss::Exp, Loss::Logistic] {
+            let net = init_net(5, 6, bias, 11, 1.5).expect("net");
+            let lg = loss_and_grad(&net, &data, loss).expect("grad");
+            let l0 = direct_loss(&net, &data, loss);
+            assert!((lg.loss() - l0).abs() <= 1e-12 * l0, "loss {} vs {}", lg.loss(), l0);
+            let g = lg.grad();
+            let theta = net.flatten();
+            let h = 1e-6;
+            for p in 0..theta.len() {
+                let mut tp = theta.clone();
+                tp[p] += h;
+                let mut tm = theta.clone();
+                tm[p] -= h;
+                let fd = (direct_loss(&net_from_flat(&net, tp.as_slice()), &data, loss)
+                    - direct_loss(&net_from_flat(&net, tm.as_slice()), &data, loss))
+                    / (2.0 * h);
+                assert!((fd - g[p]).abs() <= 1e-6 * (1.0 + g[p].abs()), "bias {bias} {loss:?} param {p}: fd {fd} vs {}", g[p]);
+            }
+        }
+    }
+}
+
+/// One paper step (η = 1e-2 at t = 0) through the kernel equals θ − η∇L from the
+/// independent nalgebra gradient, for every kernel, dtype, bias and loss.
+#[test]
+fn one_kernel_step_matches_reference_gradient() {
+    let data = Generator::Sphere.generate(12, 9, 5).expect("data");
+    for &bias in &[true, false] {
+        for &loss in &[Loss::Exp, Loss::Logistic] {
+            for &kernel in &[Kernel::Direct, Kernel::Gram] {
+                for &dtype in &[Dtype::F64, Dtype::F32] {
+                    let net = init_net(12, 10, bias, 2, 4.0).expect("net");
+                    let lr = 1e-2;
+                    let settings = TrainSettings {
+                        loss,
+                        kernel,
+                        dtype,
+                        schedule: Schedule::Paper { start: lr, factor: 1.1, period: 100 },
+                        max_iters: 1,
+                        ..TrainSettings::default()
+                    };
+                    let out = train(&data, net.clone(), &settings, &mut |_| {}).expect("train");
+                    assert_eq!(out.report.last_iteration, 1);
+                    let want = net.flatten() - loss_and_grad(&net, &data, loss).expect("grad").grad() * lr;
+                    let got = out.last.flatten();
+                    let tol = if dtype == Dtype::F64 { 1e-12 } else { 1e-5 };
+                    let err = (&got - &want).amax() / want.amax();
+                    assert!(err < tol, "bias {bias} {loss:?} {kernel:?} {dtype:?}: rel err {err}");
+                }
+            }
+        }
+    }
+}
+
+/// The gram kernel (pre-activations through K = XXᵀ, periodic refresh) follows the
+/// direct kernel over many steps.
+#[test]
+fn gram_and_direct_kernels_agree_over_a_run() {
+    let data = Generator::Sphere.generate(20, 15, 8).expect("data");
+    let net = init_net(20, 30, true, 8, 1.0).expect("net");
+    let run = |kernel| {
+        let s = TrainSettings {
+            kernel,
+            max_iters: 300,
+            target_log10_loss: -1000.0,
+            refresh: 7,
+            schedule: Schedule::Paper { start: 1e-2, factor: 1.1, period: 10 },
+            ..TrainSettings::default()
+        };
+        train(&data, net.clone(), &s, &mut |_| {}).expect("train")
+    };
+    let (a, b) = (run(Kernel::Direct), run(Kernel::Gram));
+    let (ta, tb) = (a.last.flatten(), b.last.flatten());
+    assert!((&ta - &tb).amax() <= 1e-8 * ta.amax(), "diff {}", (&ta - &tb).amax() / ta.amax());
+    assert_eq!(a.report.iterations, b.report.iterations);
+}
+
+/// Late in training most samples have weights below rounding: screening skips them,
+/// and the step equals the dense step to rounding.
+#[test]
+fn screening_skips_samples_and_matches_dense_step() {
+    let data = Generator::Sphere.generate(30, 40, 4).expect("data");
+    let net = init_net(30, 50, true, 4, 1.0).expect("net");
+    let deep = TrainSettings { target_log10_loss: -300.0, ..TrainSettings::default() };
+    let trained = train(&data, net, &deep, &mut |_| {}).expect("train");
+    assert_eq!(trained.stop, StopReason::Converged);
+    for &kernel in &[Kernel::Direct, Kernel::Gram] {
+        let mut active = Vec::new();
+        let mut step = |screening: bool| {
+            let s = TrainSettings {
+                kernel,
+                screening,
+                max_iters: 1,
+                progress_every: 1,
+                target_log10_loss: -1e6,
+                schedule: Schedule::Paper { start: 1e290, factor: 1.0, period: 1 },
+                ..TrainSettings::default()
+            };
+            train(&data, trained.net.clone(), &s, &mut |p| {
+                if p.checkpoint.is_none() && p.iteration == 1 {
+                    active.push(p.active_samples);
+                }
+            })
+            .expect("step")
+        };
+        let screened = step(true);
+        let dense = step(false);
+        let (ts, td) = (screened.last.flatten(), dense.last.flatten());
+        let start = trained.net.flatten();
+        let moved = (&td - &start).amax();
+        assert!(moved > 0.0, "the step must move θ");
+        assert!((&ts - &td).amax() <= 1e-12 * moved.max(1e-300) + 1e-15 * start.amax(), "screened vs dense differ");
+        assert!(active[0] < data.m(), "{kernel:?}: screening kept all {} samples", active[0]);
+        assert_eq!(active.len(), 2);
+        assert_eq!(active[1], data.m());
+    }
+}
+
+fn check_zero_error(data: &Dataset, width: usize, bias: bool, schedule: Schedule) {
+    let net = init_net(data.d(), width, bias, 1, 1.0).expect("net");
+    let s = TrainSettings { schedule, ..TrainSettings::default() };
+    let out = train(data, net, &s, &mut |_| {}).expect("train");
+    assert_eq!(out.stop, StopReason::Converged, "{}", out.report.summary());
+    assert!(out.report.log10_loss <= -30.0 + 1e-9);
+    assert_eq!(out.report.accuracy, 1.0);
+    assert!(out.report.q_min > 0.0);
+    // The report's numbers are those of the returned network.
+    let q = out.net.margins(data).expect("dims");
+    assert!((q.min() - out.report.q_min).abs() <= 1e-9 * q.min());
+}
+
+#[test]
+fn reaches_zero_training_error_on_orthogonal_data() {
+    let data = Generator::Orthogonal.generate(20, 20, 0).expect("data");
+    check_zero_error(&data, 50, false, Schedule::FAST);
+    check_zero_error(&data, 50, true, Schedule::FAST);
+}
+
+#[test]
+fn reaches_zero_training_error_on_sphere_data() {
+    let data = Generator::Sphere.generate(30, 40, 9).expect("data");
+    check_zero_error(&data, 100, true, Schedule::FAST);
+}
+
+#[test]
+fn paper_schedule_reaches_zero_error_on_small_data() {
+    let data = Generator::Sphere.generate(10, 8, 2).expect("data");
+    check_zero_error(&data, 30, true, Schedule::Paper { start: 1e-3, factor: 1.1, period: 100 });
+}
+
+#[test]
+fn logistic_loss_and_f32_and_minibatch_train() {
+    let data = Generator::Sphere.generate(20, 30, 6).expect("data");
+    let net = init_net(20, 64, true, 6, 1.0).expect("net");
+    for s in [
+        TrainSettings { loss: Loss::Logistic, ..TrainSettings::default() },
+        TrainSettings { dtype: Dtype::F32, target_log10_loss: -20.0, ..TrainSettings::default() },
+        TrainSettings { batch: Some(8), seed: 3, target_log10_loss: -10.0, ..TrainSettings::default() },
+    ] {
+        let out = train(&data, net.clone(), &s, &mut |_| {}).expect("train");
+        assert_eq!(out.stop, StopReason::Converged, "{:?}: {}", s, out.report.summary());
+        assert_eq!(out.report.accuracy, 1.0);
+    }
+}
+
+#[test]
+fn same_seed_gives_identical_bytes() {
+    let data = Generator::Sphere.generate(16, 20, 1).expect("data");
+    for batch in [None, Some(5)] {
+        let run = || {
+            let net = init_net(16, 40, true, 42, 1.0).expect("net");
+            let s = TrainSettings { batch, seed: 7, max_iters: 200, target_log10_loss: -1000.0, ..TrainSettings::default() };
+            train(&data, net, &s, &mut |_| {}).expect("train").last.flatten()
+        };
+        let (a, b) = (run(), run());
+        let bits = |v: &DVector<f64>| v.iter().map(|t| t.to_bits()).collect::<Vec<u64>>();
+        assert_eq!(bits(&a), bits(&b));
+    }
+    let n1 = init_net(16, 40, true, 42, 1.0).expect("net");
+    let n2 = init_net(16, 40, true, 43, 1.0).expect("net");
+    assert_ne!(n1, n2);
+}
+
+#[test]
+fn init_follows_pytorch_bounds() {
+    let (d, k) = (25, 64);
+    let net = init_net(d, k, true, 5, 2.0).expect("net");
+    let b1 = 2.0 / (d as f64).sqrt();
+    let b2 = 2.0 / (k as f64).sqrt();
+    assert!(net.w().amax() <= b1 && net.w().amax() > 0.8 * b1);
+    assert!(net.b().expect("bias").amax() <= b1);
+    assert!(net.v().amax() <= b2 && net.v().amax() > 0.8 * b2);
+    assert!(!init_net(d, k, false, 5, 1.0).expect("net").has_bias());
+}
+
+#[test]
+fn paper_schedule_learning_rate_formula() {
+    let s = Schedule::PAPER;
+    for t in [0u64, 1, 99, 100, 101, 250, 1000, 12345] {
+        let want = 1e-5 * 1.1f64.powi((t / 100) as i32);
+        let got = s.paper_lr(t).expect("paper");
+        assert!((got - want).abs() <= 1e-12 * want, "t = {t}");
+    }
+    // The learning rate used in a run follows it.
+    let data = Generator::Sphere.generate(10, 10, 0).expect("data");
+    let net = init_net(10, 20, true, 0, 1.0).expect("net");
+    let settings = TrainSettings {
+        schedule: Schedule::PAPER,
+        max_iters: 350,
+        progress_every: 1,
+        target_log10_loss: -1000.0,
+        ..TrainSettings::default()
+    };
+    let mut seen = Vec::new();
+    train(&data, net, &settings, &mut |p| seen.push((p.iteration, p.log10_learning_rate))).expect("train");
+    for (it, l10) in seen.into_iter().take(350) {
+        // The step taken to reach iteration `it` was step it − 1.
+        let want = (1e-5 * 1.1f64.powi(((it - 1) / 100) as i32)).log10();
+        assert!((l10 - want).abs() < 1e-12, "iteration {it}: {l10} vs {want}");
+    }
+}
+
+#[test]
+fn targets_below_f64_range_work() {
+    let data = Generator::Orthogonal.generate(8, 8, 0).expect("data");
+    let net = init_net(8, 16, false, 0, 1.0).expect("net");
+    let target = parse_log10("1e-400").expect("parse");
+    assert_eq!(target, -400.0);
+    let s = TrainSettings { target_log10_loss: target, ..TrainSettings::default() };
+    let out = train(&data, net, &s, &mut |_| {}).expect("train");
+    assert_eq!(out.stop, StopReason::Converged);
+    assert!(out.report.log10_loss <= -400.0 && out.report.log10_loss > -1000.0);
+    assert!(out.report.q_min.is_finite() && out.report.q_min > 900.0);
+    assert!(matches!(parse_log10("0"), Err(TrainError::Target { .. })));
+    assert!(matches!(parse_log10("-1e-3"), Err(TrainError::Target { .. })));
+    assert!(matches!(parse_log10("abc"), Err(TrainError::Target { .. })));
+}
+
+#[test]
+fn inseparable_data_stops_with_a_reason() {
+    let x = DMatrix::from_row_slice(3, 2, &[1.0, 0.0, 1.0, 0.0, 0.0, 1.0]);
+    let y = DVector::from_vec(vec![1.0, -1.0, 1.0]);
+    let data = Dataset::new(x, y).expect("data");
+    let net = init_net(2, 4, true, 0, 1.0).expect("net");
+    let out = train(&data, net.clone(), &TrainSettings::default(), &mut |_| {}).expect("train");
+    assert_eq!(out.stop, StopReason::Inseparable { i: 0, j: 1 });
+    assert!(out.stop.is_failure());
+    // Data that one bias-free neuron cannot separate: the run ends on its own.
+    let s = TrainSettings { stall_window: 2_000, ..TrainSettings::default() };
+    let x = DMatrix::from_row_slice(4, 1, &[1.0, 2.0, 3.0, 4.0]);
+    let y = DVector::from_vec(vec![1.0, -1.0, 1.0, -1.0]);
+    let hard = Dataset::new(x, y).expect("data");
+    let out = train(&hard, init_net(1, 1, false, 0, 1.0).expect("net"), &s, &mut |_| {}).expect("train");
+    assert!(out.stop.is_failure(), "{:?}", out.stop);
+    assert!(out.report.log10_loss.is_finite());
+}
+
+#[test]
+fn overflow_is_reported_with_iteration_and_learning_rate() {
+    let data = Generator::Sphere.generate(10, 10, 0).expect("data");
+    let net = init_net(10, 20, true, 0, 1.0).expect("net");
+    let s = TrainSettings { schedule: Schedule::Paper { start: 1e200, factor: 1.1, period: 100 }, ..TrainSettings::default() };
+    let out = train(&data, net.clone(), &s, &mut |_| {}).expect("train");
+    match out.stop {
+        StopReason::NonFinite { iteration, learning_rate } => {
+            assert!(iteration <= 3);
+            assert!(learning_rate >= 1e200);
+        }
+        other => panic!("expected NonFinite, got {other:?}"),
+    }
+    assert!(out.stop.to_string().contains("learning rate"));
+    assert!(out.net.flatten().iter().all(|t| t.is_finite()));
+}
+
+#[test]
+fn misuse_is_refused() {
+    assert!(matches!(init_net(5, 0, true, 0, 1.0), Err(TrainError::EmptyNet { width: 0, .. })));
+    assert!(matches!(init_net(0, 5, true, 0, 1.0), Err(TrainError::EmptyNet { .. })));
+    assert!(matches!(init_net(5, 5, true, 0, f64::NAN), Err(TrainError::Setting { .. })));
+    let data = Generator::Sphere.generate(4, 6, 0).expect("data");
+    let net = init_net(5, 3, true, 0, 1.0).expect("net");
+    let r = train(&data, net, &TrainSettings::default(), &mut |_| {});
+    assert!(matches!(r, Err(TrainError::Net(NetError::DimensionMismatch { net: 5, data: 4 }))));
+    let net = init_net(4, 3, true, 0, 1.0).expect("net");
+    let bad = TrainSettings { batch: Some(0), ..TrainSettings::default() };
+    assert!(matches!(train(&data, net.clone(), &bad, &mut |_| {}), Err(TrainError::Setting { name: "batch", .. })));
+    let bad = TrainSettings { schedule: Schedule::Paper { start: -1.0, factor: 1.1, period: 100 }, ..TrainSettings::default() };
+    assert!(matches!(train(&data, net, &bad, &mut |_| {}), Err(TrainError::Setting { .. })));
+    assert!(Dataset::from_rows(3, &[], &[]).is_err());
+}
+
+#[test]
+fn report_serialises_with_design_fields() {
+    let data = Generator::Sphere.generate(8, 8, 0).expect("data");
+    let net = init_net(8, 16, true, 0, 1.0).expect("net");
+    let out = train(&data, net, &TrainSettings { max_iters: 5, ..TrainSettings::default() }, &mut |_| {}).expect("train");
+    let v = serde_json::to_value(&out.report).expect("json");
+    for f in ["iterations", "log10_loss", "q_min", "normalized_margin", "wall_seconds", "step_seconds_median", "stop_reason"] {
+        assert!(v.get(f).is_some(), "missing {f}");
+    }
+    assert_eq!(v["stop_reason"], "max_iterations");
+    assert!(out.report.summary().contains("max_iterations"));
+}
