@@ -2,8 +2,8 @@
 //! brute force over all 2^12 patterns as a baseline, and Figure 1 / Theorem 4.1 on a
 //! paper-sized network (k = 1000, d = 100, m = 100).
 //!
-//! The trained net is produced here by 300 steps of full-batch gradient descent on the
-//! exponential loss (the `train` module was not in main when this bench was written).
+//! The trained nets come from the crate's trainer (`relucert::train`, exponential loss,
+//! trained to loss 1e-30) on sphere data d = 10, m = 20.
 
 use std::hint::black_box;
 
@@ -22,40 +22,14 @@ pub fn random_net(k: usize, d: usize, seed: u64) -> Net {
     Net::from_rows(d, &w, Some(&b), &v).unwrap()
 }
 
-/// Full-batch gradient descent on the exponential loss, `steps` steps.
-pub fn trained_net(k: usize, d: usize, m: usize, steps: usize, seed: u64) -> (Net, relucert::Dataset) {
+/// A net trained with the crate's trainer (exponential loss, fast schedule) to loss
+/// 1e-30 (or 20 s) on sphere data.
+pub fn trained_net(k: usize, d: usize, m: usize, seed: u64) -> (Net, relucert::Dataset) {
     let data = Generator::Sphere.generate(d, m, seed).unwrap();
-    let net = random_net(k, d, seed + 1);
-    let (mut w, b, mut v) = net.into_parts();
-    let mut b = b.unwrap();
-    let lr = 0.05;
-    for _ in 0..steps {
-        let cur = Net::new(w.clone(), Some(b.clone()), v.clone()).unwrap();
-        let u = cur.preactivations(data.x());
-        let out = cur.forward(data.x());
-        let mut gw = w.clone() * 0.0;
-        let mut gb = b.clone() * 0.0;
-        let mut gv = v.clone() * 0.0;
-        for i in 0..m {
-            let yi = data.y()[i];
-            let l = (-yi * out[i]).exp() / m as f64;
-            for j in 0..k {
-                let uij = u[(i, j)];
-                gv[j] -= l * yi * uij.max(0.0);
-                if uij > 0.0 {
-                    let c = l * yi * v[j];
-                    gb[j] -= c;
-                    for col in 0..d {
-                        gw[(j, col)] -= c * data.x()[(i, col)];
-                    }
-                }
-            }
-        }
-        w -= gw * lr;
-        b -= gb * lr;
-        v -= gv * lr;
-    }
-    (Net::new(w, Some(b), v).unwrap(), data)
+    let init = relucert::train::init_net(d, k, true, seed + 1, 1.0).unwrap();
+    let settings = relucert::train::TrainSettings { time_limit: Some(20.0), ..Default::default() };
+    let out = relucert::train::train(&data, init, &settings, &mut |_| {}).unwrap();
+    (out.net, data)
 }
 
 /// Brute force: every pattern's piece projected with Clarabel.
@@ -125,15 +99,15 @@ fn bench_exact(c: &mut Criterion) {
 fn bench_trained(c: &mut Criterion) {
     let mut g = c.benchmark_group("exact_radius_trained");
     g.sample_size(10);
-    for k in [16usize, 64] {
-        let (net, data) = trained_net(k, 10, 20, 300, 5);
+    for k in [16usize, 32] {
+        let (net, data) = trained_net(k, 10, 20, 5);
         let acc = net.accuracy(&data).unwrap();
         let i = 0;
         let x = data.row(i);
         let y = data.y()[i];
         let r = exact_radius(&net, &x, y, &RadiusSettings::default()).unwrap();
         eprintln!("trained k = {k} (accuracy {acc}): sample 0 radius {:.6} {:?} regions {}", r.radius, r.outcome, r.regions);
-        g.bench_with_input(BenchmarkId::new("gd300_d10_m20", k), &k, |bch, _| {
+        g.bench_with_input(BenchmarkId::new("exp_loss_1e-30_d10_m20", k), &k, |bch, _| {
             bch.iter(|| exact_radius(black_box(&net), black_box(&x), y, &RadiusSettings::default()).unwrap())
         });
     }

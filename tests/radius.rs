@@ -399,3 +399,28 @@ fn misclassified_and_bad_input() {
     assert!(json["samples"][0]["radius"].is_null());
     assert_eq!(json["samples"][0]["outcome"], "none");
 }
+
+/// Sweep (run by hand, numbers in BENCHMARKS.md): nets trained to loss 1e-30 on sphere
+/// data (d = 10, m = 20), exact radius of every sample with a 10 s limit each.
+#[test]
+#[ignore]
+fn sweep_trained_nets() {
+    for k in [8usize, 16, 32, 64, 128, 256] {
+        let data = Generator::Sphere.generate(10, 20, 5).unwrap();
+        let init = relucert::train::init_net(10, k, true, 6, 1.0).unwrap();
+        let ts = relucert::train::TrainSettings { time_limit: Some(20.0), ..Default::default() };
+        let out = relucert::train::train(&data, init, &ts, &mut |_| {}).unwrap();
+        let s = RadiusSettings { time_limit: Some(std::time::Duration::from_secs(10)), ..RadiusSettings::default() };
+        let (mut worst, mut exact, mut regions) = (0.0f64, 0usize, 0usize);
+        for i in 0..data.m() {
+            let r = exact_radius(&out.net, &data.row(i), data.y()[i], &s).unwrap();
+            worst = worst.max(r.seconds);
+            exact += r.is_exact() as usize;
+            regions = regions.max(r.regions);
+        }
+        eprintln!(
+            "k = {k}: log10 loss {:.1}, {exact}/20 exact, slowest {worst:.3} s, most regions {regions}",
+            out.report.log10_loss
+        );
+    }
+}
