@@ -424,3 +424,30 @@ fn sweep_trained_nets() {
         );
     }
 }
+
+/// Measurement behind the default QP backend (run by hand): the same searches with the
+/// dual active-set method and with Clarabel.
+#[test]
+#[ignore]
+fn sweep_backends() {
+    for k in [8usize, 16, 32] {
+        let mut rng = relucert::data::Rng::seed_from_u64(k as u64);
+        let d = 10;
+        let w: Vec<f64> = (0..k * d).map(|_| rng.normal() / (d as f64).sqrt()).collect();
+        let b: Vec<f64> = (0..k).map(|_| 0.1 * rng.normal()).collect();
+        let v: Vec<f64> = (0..k).map(|_| rng.normal() / (k as f64).sqrt()).collect();
+        let net = Net::from_rows(d, &w, Some(&b), &v).unwrap();
+        let data = Generator::Sphere.generate(d, 10, 1).unwrap();
+        for backend in [QpBackend::DualActiveSet, QpBackend::Clarabel] {
+            let s = RadiusSettings { backend, ..RadiusSettings::default() };
+            let t = std::time::Instant::now();
+            let mut regions = 0;
+            for i in 0..data.m() {
+                let x = data.row(i);
+                let y = net.forward_one(&x).signum();
+                regions += exact_radius(&net, &x, y, &s).unwrap().regions;
+            }
+            eprintln!("k = {k} {backend:?}: {:.4} s for 10 samples, {regions} node QPs", t.elapsed().as_secs_f64());
+        }
+    }
+}

@@ -90,10 +90,13 @@ impl Ray<'_> {
             // A loose test on the carried values; the piece is then re-done exactly.
             let reach = if end.is_finite() { end } else { start };
             let slack = 1e-9 * (scale_a + scale_p * reach + level.abs());
-            let enters = val <= level + slack
-                || (end.is_finite() && val_end <= level + slack)
-                || (end.is_infinite() && slope < 0.0);
-            if enters {
+            // Pieces clearly above or clearly below the level need no exact values (their
+            // ends are breakpoints); pieces near it, and the last piece, are re-done exactly.
+            let clear_above = end.is_finite() && val > level + slack && val_end > level + slack;
+            let clear_below = end.is_finite() && val < level - slack && val_end < level - slack;
+            if clear_below {
+                push_merge(&mut out, Interval { lo: start, hi: end });
+            } else if !clear_above {
                 val = self.value(start, &start_kinks);
                 slope = self.slope_between(start, end);
                 if end.is_finite() {
