@@ -451,3 +451,26 @@ fn sweep_backends() {
         }
     }
 }
+
+/// Paper-sized run (by hand): k = 1000, d = 100, m = 40 trained for at most 60 s; the
+/// exact radius of two samples under a 3 s limit each (a bracket is expected), and the
+/// Figure 1 and Theorem 4.1 measurements.
+#[test]
+#[ignore]
+fn paper_size_run() {
+    let data = Generator::Sphere.generate(100, 40, 3).unwrap();
+    let init = relucert::train::init_net(100, 1000, true, 4, 1.0).unwrap();
+    let ts = relucert::train::TrainSettings { time_limit: Some(60.0), ..Default::default() };
+    let out = relucert::train::train(&data, init, &ts, &mut |_| {}).unwrap();
+    eprintln!("log10 loss {:.1}", out.report.log10_loss);
+    let s = RadiusSettings { time_limit: Some(std::time::Duration::from_secs(3)), ..RadiusSettings::default() };
+    for i in 0..2 {
+        let r = exact_radius(&out.net, &data.row(i), data.y()[i], &s).unwrap();
+        eprintln!("sample {i}: [{:.6}, {:.6}] {:?} regions {} ({:.2} s)", r.lower, r.upper, r.outcome, r.regions, r.seconds);
+        assert!(r.lower <= r.upper);
+    }
+    let f = fig1(&out.net, &data, 0.1).unwrap();
+    eprintln!("fig1: c* = {:.6}, |I| = {}, sqrt d = {:.3}", f.c_star, f.on_margin.len(), f.sqrt_d);
+    let t = theorem41(&out.net, &data, &Theorem41Settings::default()).unwrap();
+    eprintln!("{}", t.summary());
+}
