@@ -84,7 +84,7 @@ fn radii(net: &Net, data: &Dataset, samples: &[usize], time_limit: f64) -> Resul
     };
     let mut out = Radii { samples: samples.to_vec(), radius: vec![], lower: vec![], exact: vec![], min_radius: f64::INFINITY };
     for &i in samples {
-        let r = radius::exact_radius(net, &data.row(i), data.y()[i], &settings).map_err(|e| CliError::Usage(e.to_string()))?;
+        let r = radius::exact_radius(net, &data.row(i), data.y()[i], &settings)?;
         out.min_radius = out.min_radius.min(r.radius);
         out.radius.push(r.radius);
         out.lower.push(r.lower);
@@ -117,7 +117,7 @@ pub fn run(a: &DemoArgs, ctx: &Ctx) -> Result<Output, CliError> {
     let robust_radii = radii(&robust, &data, &all, a.radius_time_limit)?;
 
     // A network trained with the paper's protocol.
-    let init = train::init_net(a.d, a.width, true, a.seed, 1.0).map_err(|e| CliError::Usage(e.to_string()))?;
+    let init = train::init_net(a.d, a.width, true, a.seed, 1.0)?;
     let settings = train::TrainSettings { schedule: train::Schedule::PAPER, seed: a.seed, ..train::TrainSettings::default() };
     let bar = ctx.progress.then(|| {
         let b = indicatif::ProgressBar::new_spinner();
@@ -130,14 +130,14 @@ pub fn run(a: &DemoArgs, ctx: &Ctx) -> Result<Output, CliError> {
             b.tick();
         }
     })
-    .map_err(|e| CliError::Usage(e.to_string()))?;
+    ?;
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
     let net = &trained.net;
-    let cert = kkt::certify(net, &data, &kkt::KktSettings::default()).map_err(|e| CliError::Usage(e.to_string()))?;
-    let fig = radius::fig1(net, &data, 0.1).map_err(|e| CliError::Usage(e.to_string()))?;
-    let t41 = radius::theorem41(net, &data, &radius::Theorem41Settings::default()).map_err(|e| CliError::Usage(e.to_string()))?;
+    let cert = kkt::certify(net, &data, &kkt::KktSettings::default())?;
+    let fig = radius::fig1(net, &data, 0.1)?;
+    let t41 = radius::theorem41(net, &data, &radius::Theorem41Settings::default())?;
     let some: Vec<usize> = (0..a.m.min(a.radius_samples)).collect();
     let trained_radii = radii(net, &data, &some, a.radius_time_limit)?;
 

@@ -23,6 +23,8 @@ mod gen;
 mod reproduce;
 mod train;
 mod kkt;
+mod radius;
+mod theorem41;
 
 /// Every error a command can end with; printed as one line on stderr.
 #[derive(Debug, Error)]
@@ -77,6 +79,9 @@ pub enum CliError {
         /// One-line verification summary.
         summary: String,
     },
+    /// A radius or Theorem 4.1 computation refused its input.
+    #[error("{0}")]
+    Radius(#[from] crate::radius::RadiusError),
     /// Arguments that parse but make no sense together.
     #[error("{0}")]
     Usage(String),
@@ -150,6 +155,10 @@ pub enum Command {
     Kkt(kkt::KktArgs),
     /// Re-check a saved KKT certificate independently of the solver.
     VerifyKkt(kkt::VerifyKktArgs),
+    /// Exact, ray or Figure 1 L2 robustness radii.
+    Radius(radius::RadiusArgs),
+    /// Theorem 4.1's universal perturbation η·z on θ̂, and its hypotheses.
+    Theorem41(theorem41::Theorem41Args),
     /// Check every claim of the paper on shipped fixtures (non-zero exit if one fails).
     Check(check::CheckArgs),
     /// Reproduce the paper's Figures 1(a), 1(b) and 2 (resumable, shardable sweeps).
@@ -170,6 +179,8 @@ pub fn run(cli: &Cli, ctx: &Ctx) -> Result<Output, CliError> {
         Command::Train(a) => train::run(a, ctx),
         Command::Kkt(a) => kkt::run(a, ctx),
         Command::VerifyKkt(a) => kkt::run_verify(a, ctx),
+        Command::Radius(a) => radius::run(a, ctx),
+        Command::Theorem41(a) => theorem41::run(a, ctx),
     }
 }
 

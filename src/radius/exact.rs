@@ -245,16 +245,27 @@ impl<'a> Problem<'a> {
         self.y * self.net.forward_one(z)
     }
 
-    /// Confirms a candidate step by the forward pass, stretching it by a hair if the
-    /// boundary point itself rounds to the wrong side. Returns the witness and its
-    /// distance.
-    fn confirm(&self, delta: &[f64], stretch: &[f64]) -> Option<(Vec<f64>, f64)> {
-        for &s in stretch {
-            let z: Vec<f64> = self.x.iter().zip(delta).map(|(a, b)| a + (1.0 + s) * b).collect();
+    /// Confirms a candidate step by the forward pass: first `y·N ≤ 0` exactly at
+    /// `x + (1 + s)δ` for the stretches `s` (a boundary point may round to the wrong
+    /// side), then, for flip sets without interior (where no stretch helps), `y·N(x + δ)
+    /// ≤ witness_tol · S` with `S = Σ_j |v_j| (‖w_j‖(‖x‖ + ‖δ‖) + |b_j|)`, the scale
+    /// of the rounding in forming `x + δ` and the forward pass. Returns the witness and its distance.
+    fn confirm(&self, delta: &[f64], settings: &RadiusSettings) -> Option<(Vec<f64>, f64)> {
+        let point = |s: f64| -> Vec<f64> { self.x.iter().zip(delta).map(|(a, b)| a + (1.0 + s) * b).collect() };
+        let dist = |z: &[f64]| z.iter().zip(self.x).map(|(a, b)| (a - b) * (a - b)).sum::<f64>().sqrt();
+        for &s in &settings.witness_stretch {
+            let z = point(s);
             if self.margin_at(&z) <= 0.0 {
-                let dist = z.iter().zip(self.x).map(|(a, b)| (a - b) * (a - b)).sum::<f64>().sqrt();
-                return Some((z, dist));
+                let dd = dist(&z);
+                return Some((z, dd));
             }
+        }
+        let z = point(0.0);
+        let zn = dot(self.x, self.x).sqrt() + dot(delta, delta).sqrt();
+        let scale: f64 = (0..self.rows.len()).map(|j| self.net.v()[j].abs() * (self.wn[j] * zn + self.bias[j].abs())).sum();
+        if self.margin_at(&z) <= settings.witness_tol * scale {
+            let dd = dist(&z);
+            return Some((z, dd));
         }
         None
     }
@@ -380,6 +391,7 @@ pub(crate) fn search(net: &Net, x: &[f64], y: f64, settings: &RadiusSettings) ->
         upper: 0.0,
         witness: Some(DVector::from_column_slice(x)),
         margin,
+        witness_margin: margin,
         regions: 0,
         closed: 0,
         initial_lower: 0.0,
@@ -392,7 +404,6 @@ pub(crate) fn search(net: &Net, x: &[f64], y: f64, settings: &RadiusSettings) ->
     }
     let xnorm = dot(x, x).sqrt();
     let tol = settings.qp_tol * (1.0 + xnorm);
-    let stretch = settings.witness_stretch.as_slice();
 
     // Certified cheap lower bound: each neuron moved adversarially on its own.
     let nz = &prob.neurons;
@@ -430,7 +441,7 @@ pub(crate) fn search(net: &Net, x: &[f64], y: f64, settings: &RadiusSettings) ->
         let p: Vec<f64> = nz.iter().map(|&j| dot(&prob.rows[j], &u)).collect();
         if let Some(t) = (Ray { a: &a0, p: &p, alpha: &al }).first_crossing(-prob.konst) {
             let delta: Vec<f64> = u.iter().map(|ui| t * ui).collect();
-            if let Some((z, dist)) = prob.confirm(&delta, stretch) {
+            if let Some((z, dist)) = prob.confirm(&delta, settings) {
                 ub = dist;
                 witness = Some(z);
             }
@@ -450,7 +461,7 @@ pub(crate) fn search(net: &Net, x: &[f64], y: f64, settings: &RadiusSettings) ->
         let ev = prob.evaluate(&frame, &assign, settings, tol);
         regions += 1;
         if ev.status == QpStatus::Optimal && ev.lb < ub {
-            if let Some((z, dist)) = prob.confirm(&ev.delta, stretch) {
+            if let Some((z, dist)) = prob.confirm(&ev.delta, settings) {
                 if dist < ub {
                     ub = dist;
                     witness = Some(z);
@@ -475,7 +486,7 @@ pub(crate) fn search(net: &Net, x: &[f64], y: f64, settings: &RadiusSettings) ->
             regions += 1;
             let dist = ev.delta.iter().map(|t| t * t).sum::<f64>().sqrt();
             if ev.status == QpStatus::Optimal && dist < ub * (1.0 - rtol) {
-                if let Some((z, wd)) = prob.confirm(&ev.delta, stretch) {
+                if let Some((z, wd)) = prob.confirm(&ev.delta, settings) {
                     if wd < ub {
                         ub = wd;
                         witness = Some(z);
@@ -553,6 +564,7 @@ pub(crate) fn search(net: &Net, x: &[f64], y: f64, settings: &RadiusSettings) ->
     result.upper = ub;
     result.radius = ub;
     result.lower = lower;
+    result.witness_margin = witness.as_deref().map_or(f64::NAN, |w| prob.margin_at(w));
     result.witness = witness.map(DVector::from_vec);
     let finished = stop.is_none() && unresolved_min.is_infinite();
     let tight = if ub.is_infinite() { lower.is_infinite() } else { ub - lower <= settings.exact_tol * ub };

@@ -130,6 +130,12 @@ pub struct RadiusSettings {
     /// `x + (1 + s)δ` with the forward pass (`y·N ≤ 0` exactly, no tolerance).
     /// Default `[0, 1e-12, 1e-10, 1e-8]`.
     pub witness_stretch: Vec<f64>,
+    /// Forward-pass tolerance for a witness on a flip set without interior (where no
+    /// stretch reaches `y·N ≤ 0` in floating point): accept `y·N(z) ≤ witness_tol·S`,
+    /// `S = Σ_j |v_j| (‖w_j‖(‖x‖ + ‖δ‖) + |b_j|)` (the rounding scale of `x + δ` and the
+    /// forward pass). The
+    /// witness's own margin is reported. Default 1e-13.
+    pub witness_tol: f64,
     /// QP backend. Default [`QpBackend::DualActiveSet`].
     pub backend: QpBackend,
 }
@@ -145,6 +151,7 @@ impl Default for RadiusSettings {
             qp_max_iterations: 100_000,
             max_cuts: 10_000,
             witness_stretch: vec![0.0, 1e-12, 1e-10, 1e-8],
+            witness_tol: 1e-13,
             backend: QpBackend::DualActiveSet,
         }
     }
@@ -162,6 +169,7 @@ impl RadiusSettings {
         pos("rel_tol", self.rel_tol)?;
         pos("exact_tol", self.exact_tol)?;
         pos("qp_tol", self.qp_tol)?;
+        pos("witness_tol", self.witness_tol)?;
         for &s in &self.witness_stretch {
             pos("witness_stretch", s)?;
         }
@@ -210,6 +218,9 @@ pub struct RadiusResult {
     pub witness: Option<DVector<f64>>,
     /// The margin `y·N(x)`.
     pub margin: f64,
+    /// `y·N(witness)` by the forward pass: ≤ 0, or within `witness_tol·S` of 0 on a
+    /// flip set without interior (NaN without a witness).
+    pub witness_margin: f64,
     /// Node QPs solved (regions or branches visited).
     pub regions: usize,
     /// Nodes closed (pruned by bound, infeasible, or solved leaves).

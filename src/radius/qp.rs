@@ -89,7 +89,7 @@ impl DualActiveSet {
     }
 
     /// Number of constraints added so far.
-    pub fn len(&self) -> usize {
+    pub fn constraint_count(&self) -> usize {
         self.normals.len()
     }
 
@@ -164,11 +164,8 @@ impl DualActiveSet {
         let n = h.len();
         let mut r = h.to_vec();
         for c in (0..n).rev() {
-            let mut s = r[c];
-            for j in c + 1..n {
-                s -= self.r[j][c] * r[j];
-            }
-            r[c] = s / self.r[c][c];
+            let tail: f64 = (c + 1..n).map(|j| self.r[j][c] * r[j]).sum();
+            r[c] = (r[c] - tail) / self.r[c][c];
         }
         r
     }

@@ -27,23 +27,26 @@ pub(crate) struct Ray<'a> {
 }
 
 impl Ray<'_> {
-    fn value(&self, t: f64) -> f64 {
-        self.a.iter().zip(self.p).zip(self.alpha).map(|((a, p), al)| al * (a + t * p).max(0.0)).sum()
+    /// `h(t)`, with the neurons in `kinks` (those whose breakpoint is exactly `t`)
+    /// taken at their kink, `σ(0) = 0`, instead of a rounded pre-activation.
+    fn value(&self, t: f64, kinks: &[usize]) -> f64 {
+        let mut s = 0.0;
+        for j in 0..self.a.len() {
+            if !kinks.contains(&j) {
+                s += self.alpha[j] * (self.a[j] + t * self.p[j]).max(0.0);
+            }
+        }
+        s
     }
 
-    /// Slope of the piece that starts at `t` (neurons on just after `t`).
-    fn slope_after(&self, t: f64, t_next: f64) -> f64 {
+    /// Slope of the piece `(t, t_next)`, from the neurons on at its midpoint.
+    fn slope_between(&self, t: f64, t_next: f64) -> f64 {
         let mid = if t_next.is_finite() { 0.5 * (t + t_next) } else { t + t.abs().max(1.0) };
         self.a
             .iter()
             .zip(self.p)
             .zip(self.alpha)
-            .filter(|((a, p), _)| {
-                // on just after t: compare at the midpoint of the piece, except at a
-                // breakpoint exactly at t where the sign of p decides.
-                let u = *a + mid * *p;
-                u > 0.0
-            })
+            .filter(|((a, p), _)| *a + mid * *p > 0.0)
             .map(|((_, p), al)| al * p)
             .sum()
     }
@@ -67,44 +70,56 @@ impl Ray<'_> {
             }
         }
         bps.sort_by(|x, y| x.0.total_cmp(&y.0));
+        // Size of the rounding in the carried values.
+        let scale_a: f64 = self.a.iter().zip(self.alpha).map(|(a, al)| (a * al).abs()).sum();
+        let scale_p: f64 = self.p.iter().zip(self.alpha).map(|(p, al)| (p * al).abs()).sum();
         let mut out: Vec<Interval> = Vec::new();
         let mut start = 0.0;
-        let mut val = self.value(0.0);
+        let mut start_kinks: Vec<usize> = Vec::new();
+        let mut val = self.value(0.0, &[]);
         let mut idx = 0;
         loop {
             let end = if idx < bps.len() { bps[idx].0 } else { f64::INFINITY };
+            let mut end_kinks: Vec<usize> = Vec::new();
+            let mut j2 = idx;
+            while j2 < bps.len() && bps[j2].0 == end {
+                end_kinks.push(bps[j2].1);
+                j2 += 1;
+            }
             let mut val_end = if end.is_finite() { val + slope * (end - start) } else { f64::NAN };
             // A loose test on the carried values; the piece is then re-done exactly.
-            let slack = 1e-9 * (val.abs() + level.abs() + if end.is_finite() { val_end.abs() } else { 0.0 });
-            let enters = val <= level + slack
-                || (end.is_finite() && val_end <= level + slack)
-                || (end.is_infinite() && slope < 0.0);
-            if enters {
-                // Re-anchor on exact values for this piece.
-                val = self.value(start);
-                slope = self.slope_after(start, end);
+            let reach = if end.is_finite() { end } else { start };
+            let slack = 1e-9 * (scale_a + scale_p * reach + level.abs());
+            // Pieces clearly above or clearly below the level need no exact values (their
+            // ends are breakpoints); pieces near it, and the last piece, are re-done exactly.
+            let clear_above = end.is_finite() && val > level + slack && val_end > level + slack;
+            let clear_below = end.is_finite() && val < level - slack && val_end < level - slack;
+            if clear_below {
+                push_merge(&mut out, Interval { lo: start, hi: end });
+            } else if !clear_above {
+                val = self.value(start, &start_kinks);
+                slope = self.slope_between(start, end);
                 if end.is_finite() {
-                    val_end = val + slope * (end - start);
+                    val_end = self.value(end, &end_kinks);
                 }
-                if let Some(iv) = piece_sublevel(start, end, val, slope, level, strict) {
-                    push_merge(&mut out, iv, strict);
+                if let Some(iv) = piece_sublevel(start, end, val, val_end, slope, level, strict) {
+                    push_merge(&mut out, iv);
                 }
             }
             if end.is_infinite() {
                 break;
             }
-            // Cross every breakpoint at `end`.
-            while idx < bps.len() && bps[idx].0 == end {
-                let j = bps[idx].1;
+            for &j in &end_kinks {
                 let ap = self.alpha[j] * self.p[j];
                 if self.p[j] > 0.0 {
                     slope += ap;
                 } else {
                     slope -= ap;
                 }
-                idx += 1;
             }
+            idx = j2;
             start = end;
+            start_kinks = end_kinks;
             val = val_end;
         }
         out
@@ -116,23 +131,31 @@ impl Ray<'_> {
     }
 }
 
-/// Sub-level interval of the linear piece `val + slope (t − s)` on `[s, e]`.
-fn piece_sublevel(s: f64, e: f64, val: f64, slope: f64, level: f64, strict: bool) -> Option<Interval> {
+/// Sub-level interval of the linear piece on `[s, e]` with end values `vs`, `ve`
+/// (`ve` unused when `e = ∞`) and slope `slope`.
+fn piece_sublevel(s: f64, e: f64, vs: f64, ve: f64, slope: f64, level: f64, strict: bool) -> Option<Interval> {
     let below = |v: f64| if strict { v < level } else { v <= level };
-    if slope == 0.0 {
-        return below(val).then_some(Interval { lo: s, hi: e });
-    }
-    let root = s + (level - val) / slope;
-    let iv = if slope > 0.0 {
-        if root < s || (strict && root == s) {
-            return None;
+    let root = |from: f64, v: f64| from + (level - v) / slope;
+    let iv = if e.is_infinite() {
+        if slope == 0.0 {
+            below(vs).then_some(Interval { lo: s, hi: e })?
+        } else if slope < 0.0 {
+            Interval { lo: if below(vs) { s } else { root(s, vs).max(s) }, hi: e }
+        } else {
+            if !below(vs) {
+                return None;
+            }
+            Interval { lo: s, hi: root(s, vs).max(s) }
         }
-        Interval { lo: s, hi: root.min(e) }
     } else {
-        if root > e || (strict && root == e) {
-            return None;
+        let (bs, be) = (below(vs), below(ve));
+        match (bs, be) {
+            (true, true) => Interval { lo: s, hi: e },
+            (false, false) => return None,
+            // Entering: the crossing lies inside the piece.
+            (false, true) => Interval { lo: if slope < 0.0 { root(e, ve).clamp(s, e) } else { e }, hi: e },
+            (true, false) => Interval { lo: s, hi: if slope > 0.0 { root(s, vs).clamp(s, e) } else { s } },
         }
-        Interval { lo: root.max(s), hi: e }
     };
     if strict && iv.lo >= iv.hi {
         return None;
@@ -140,14 +163,13 @@ fn piece_sublevel(s: f64, e: f64, val: f64, slope: f64, level: f64, strict: bool
     Some(iv)
 }
 
-fn push_merge(out: &mut Vec<Interval>, iv: Interval, strict: bool) {
+fn push_merge(out: &mut Vec<Interval>, iv: Interval) {
     if let Some(last) = out.last_mut() {
         if iv.lo <= last.hi {
             last.hi = last.hi.max(iv.hi);
             return;
         }
     }
-    let _ = strict;
     out.push(iv);
 }
 
