@@ -20,7 +20,11 @@ mod construct;
 mod demo;
 mod eval;
 mod gen;
+mod reproduce;
 mod train;
+mod kkt;
+mod radius;
+mod theorem41;
 
 /// Every error a command can end with; printed as one line on stderr.
 #[derive(Debug, Error)]
@@ -37,6 +41,9 @@ pub enum CliError {
     /// A construction refused the data.
     #[error("{0}")]
     Construct(#[from] crate::construct::ConstructError),
+    /// A sweep failed.
+    #[error("{0}")]
+    Experiment(#[from] crate::experiments::ExpError),
     /// A claim checker could not run.
     #[error("{0}")]
     Check(#[from] crate::claims::CheckError),
@@ -63,6 +70,18 @@ pub enum CliError {
         /// The report, printed before the error.
         output: Box<Output>,
     },
+    /// A KKT certificate could not be computed or checked.
+    #[error("{0}")]
+    Kkt(#[from] crate::kkt::KktError),
+    /// A KKT certificate does not hold (the message carries the measured residual).
+    #[error("{summary}")]
+    KktFails {
+        /// One-line verification summary.
+        summary: String,
+    },
+    /// A radius or Theorem 4.1 computation refused its input.
+    #[error("{0}")]
+    Radius(#[from] crate::radius::RadiusError),
     /// Arguments that parse but make no sense together.
     #[error("{0}")]
     Usage(String),
@@ -132,8 +151,18 @@ pub enum Command {
     Eval(eval::EvalArgs),
     /// The paper's story in one table.
     Demo(demo::DemoArgs),
+    /// Certify how close a network is to a KKT point of the max-margin problem.
+    Kkt(kkt::KktArgs),
+    /// Re-check a saved KKT certificate independently of the solver.
+    VerifyKkt(kkt::VerifyKktArgs),
+    /// Exact, ray or Figure 1 L2 robustness radii.
+    Radius(radius::RadiusArgs),
+    /// Theorem 4.1's universal perturbation η·z on θ̂, and its hypotheses.
+    Theorem41(theorem41::Theorem41Args),
     /// Check every claim of the paper on shipped fixtures (non-zero exit if one fails).
     Check(check::CheckArgs),
+    /// Reproduce the paper's Figures 1(a), 1(b) and 2 (resumable, shardable sweeps).
+    Reproduce(reproduce::ReproduceArgs),
     /// Train a network by gradient descent until the loss is tiny.
     Train(train::TrainArgs),
 }
@@ -146,7 +175,12 @@ pub fn run(cli: &Cli, ctx: &Ctx) -> Result<Output, CliError> {
         Command::Eval(a) => eval::run(a, ctx),
         Command::Demo(a) => demo::run(a, ctx),
         Command::Check(a) => check::run(a, ctx),
+        Command::Reproduce(a) => reproduce::run(a, ctx),
         Command::Train(a) => train::run(a, ctx),
+        Command::Kkt(a) => kkt::run(a, ctx),
+        Command::VerifyKkt(a) => kkt::run_verify(a, ctx),
+        Command::Radius(a) => radius::run(a, ctx),
+        Command::Theorem41(a) => theorem41::run(a, ctx),
     }
 }
 

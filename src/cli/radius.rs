@@ -1,0 +1,114 @@
+//! `relucert radius`: exact, ray and Figure 1 robustness radii (DESIGN §3, §7).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use serde::Serialize;
+
+use super::{load_pair, CliError, Ctx, Output};
+use crate::io;
+use crate::radius::{radius_report, RadiusMethod, RadiusReport, RadiusSettings};
+
+/// Which radius to compute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MethodArg {
+    /// Minimal L2 perturbation (branch and bound, witness and proof).
+    Exact,
+    /// Radius along `--direction`, exact from the breakpoints.
+    Ray,
+    /// The paper's Figure 1 measurement c* over the on-margin set.
+    Fig1,
+}
+
+/// Arguments of `radius`.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  relucert radius --net n.json --data d.json --samples 0,3 --json\n  relucert radius --net n.json --data d.json --method ray --direction u.json\n  relucert radius --net n.json --data d.json --method fig1")]
+pub struct RadiusArgs {
+    /// Network file.
+    #[arg(long)]
+    pub net: PathBuf,
+    /// Dataset file.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Which radius.
+    #[arg(long, value_enum, default_value_t = MethodArg::Exact)]
+    pub method: MethodArg,
+    /// 0-based sample indices, comma separated (default: all; ignored by fig1, which
+    /// uses the on-margin set).
+    #[arg(long, value_delimiter = ',')]
+    pub samples: Vec<usize>,
+    /// Direction for `--method ray`: a JSON array of d numbers or a one-row data file.
+    #[arg(long)]
+    pub direction: Option<PathBuf>,
+    /// Exact method: stop each sample after this many node QPs (regions) with a bracket.
+    #[arg(long)]
+    pub max_regions: Option<usize>,
+    /// Exact method: stop each sample after this many seconds with a bracket.
+    #[arg(long)]
+    pub time_limit: Option<f64>,
+    /// Figure 1: on-margin slack (q_i ≤ (1 + slack)·q_min; the paper's 0.1).
+    #[arg(long, default_value_t = 0.1)]
+    pub slack: f64,
+    /// Also write the report to this JSON file (atomically).
+    #[arg(short = 'o', long = "out")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Serialize)]
+struct Settings {
+    max_regions: Option<usize>,
+    time_limit: Option<f64>,
+    slack: Option<f64>,
+    direction: Option<io::InputFile>,
+}
+
+#[derive(Debug, Serialize)]
+struct CliReport {
+    #[serde(flatten)]
+    report: RadiusReport,
+    net: io::InputFile,
+    data: io::InputFile,
+    settings: Settings,
+}
+
+/// Runs `radius`.
+pub fn run(a: &RadiusArgs, _ctx: &Ctx) -> Result<Output, CliError> {
+    let (net, data) = load_pair(&a.net, &a.data)?;
+    let mut direction = None;
+    let method = match a.method {
+        MethodArg::Exact => {
+            let time_limit = match a.time_limit {
+                None => None,
+                Some(t) if t.is_finite() && t >= 0.0 => Some(Duration::from_secs_f64(t)),
+                Some(t) => return Err(CliError::Usage(format!("--time-limit must be a finite number of seconds ≥ 0, got {t}"))),
+            };
+            RadiusMethod::Exact(RadiusSettings { max_regions: a.max_regions, time_limit, ..RadiusSettings::default() })
+        }
+        MethodArg::Ray => {
+            let path = a.direction.as_ref().ok_or_else(|| CliError::Usage("--method ray needs --direction FILE".into()))?;
+            let u = io::read_vector(path, net.dim())?;
+            direction = Some(io::InputFile::of(path)?);
+            RadiusMethod::Ray { direction: io::to_dvector(&u) }
+        }
+        MethodArg::Fig1 => RadiusMethod::Fig1 { slack: a.slack },
+    };
+    let report = radius_report(&net, &data, &method, &a.samples)?;
+    let human = report.summary();
+    let cli = CliReport {
+        report,
+        net: io::InputFile::of(&a.net)?,
+        data: io::InputFile::of(&a.data)?,
+        settings: Settings {
+            max_regions: a.max_regions,
+            time_limit: a.time_limit,
+            slack: (a.method == MethodArg::Fig1).then_some(a.slack),
+            direction,
+        },
+    };
+    if let Some(out) = &a.out {
+        io::write_json(out, &cli)?;
+    }
+    Ok(Output::new(&cli, human))
+}

@@ -1,0 +1,110 @@
+//! The L∞ and L1 problems as linear programs, modelled with good_lp and solved with its
+//! pure-Rust microlp backend:
+//!
+//! * L∞: minimise t subject to −t ≤ (θ̂ − A z)_p ≤ t for every parameter p;
+//! * L1: minimise Σ_p t_p subject to −t_p ≤ (θ̂ − A z)_p ≤ t_p;
+//!
+//! with z = (λ, μ) ≥ 0 and μ_t ≤ λ_a for each ambiguous pair t = (a, j). The matrix A
+//! (P rows, one per parameter) is written sparsely; its size is checked against
+//! [`super::KktSettings::lp_max_nonzeros`] before anything is built, because a dense
+//! simplex on a paper-sized network would not finish.
+
+use good_lp::{variable, Expression, ProblemVariables, ResolutionError, Solution, SolverModel, Variable, WithTimeLimit};
+
+use super::problem::Problem;
+use super::Norm;
+use crate::net::Net;
+
+/// Number of nonzeros of A (an upper bound used for the size guard).
+pub(crate) fn nonzeros(p: &Problem) -> usize {
+    let (ns, k) = (p.ns(), p.k);
+    let per_row: Vec<usize> = (0..ns)
+        .map(|a| p.xs.row(a).iter().filter(|t| **t != 0.0).count() + usize::from(p.bias))
+        .collect();
+    let mut nnz = 0usize;
+    for (a, &row) in per_row.iter().enumerate() {
+        for j in 0..k {
+            if p.on[a * k + j] {
+                nnz += row;
+            }
+            if p.sig[(a, j)] > 0.0 {
+                nnz += 1;
+            }
+        }
+    }
+    nnz + p.amb.iter().map(|&(a, _)| per_row[a]).sum::<usize>()
+}
+
+/// Solves the LP; returns z = (λ, μ).
+pub(crate) fn solve(p: &Problem, hat: &Net, norm: Norm, time_limit: f64) -> Result<Vec<f64>, ResolutionError> {
+    let (ns, k) = (p.ns(), p.k);
+    let d = hat.dim();
+    let mut vars = ProblemVariables::new();
+    let z: Vec<Variable> = (0..p.nvars()).map(|_| vars.add(variable().min(0.0))).collect();
+    let theta = hat.flatten();
+    let nparams = theta.len();
+    // Residual expressions, one per parameter.
+    let mut rows: Vec<Expression> = theta.iter().map(|&t| Expression::from(t)).collect();
+    // Per neuron: the samples that contribute to its (w_j, b_j) block, with variable.
+    let mut contrib: Vec<Vec<(usize, Variable)>> = vec![Vec::new(); k];
+    for (a, &za) in z.iter().take(ns).enumerate() {
+        for (j, list) in contrib.iter_mut().enumerate() {
+            if p.on[a * k + j] {
+                list.push((a, za));
+            }
+        }
+    }
+    for (t, &(a, j)) in p.amb.iter().enumerate() {
+        contrib[j].push((a, z[ns + t]));
+    }
+    for (j, list) in contrib.iter().enumerate() {
+        for &(a, var) in list {
+            let coef = p.v[j] * p.y[a];
+            if coef == 0.0 {
+                continue;
+            }
+            for c in 0..d {
+                let x = p.xs[(a, c)];
+                if x != 0.0 {
+                    rows[j * d + c].add_mul(-coef * x, var);
+                }
+            }
+            if p.bias {
+                rows[k * d + j].add_mul(-coef, var);
+            }
+        }
+    }
+    let voff = k * d + if p.bias { k } else { 0 };
+    for (a, &za) in z.iter().take(ns).enumerate() {
+        for j in 0..k {
+            let s = p.sig[(a, j)];
+            if s > 0.0 {
+                rows[voff + j].add_mul(-p.y[a] * s, za);
+            }
+        }
+    }
+    let (objective, bounds): (Expression, Vec<Variable>) = match norm {
+        Norm::Linf => {
+            let t = vars.add(variable().min(0.0));
+            (Expression::from(t), vec![t; nparams])
+        }
+        _ => {
+            let ts: Vec<Variable> = (0..nparams).map(|_| vars.add(variable().min(0.0))).collect();
+            let obj = ts.iter().fold(Expression::with_capacity(nparams), |mut e, &t| {
+                e.add_mul(1.0, t);
+                e
+            });
+            (obj, ts)
+        }
+    };
+    let mut model = vars.minimise(objective).using(good_lp::microlp).with_time_limit(time_limit);
+    for (row, &t) in rows.into_iter().zip(&bounds) {
+        model.add_constraint(row.clone().leq(t));
+        model.add_constraint((-row).leq(t));
+    }
+    for (t, &(a, _)) in p.amb.iter().enumerate() {
+        model.add_constraint(Expression::from(z[ns + t]).leq(z[a]));
+    }
+    let sol = model.solve()?;
+    Ok(z.iter().map(|&var| sol.value(var)).collect())
+}

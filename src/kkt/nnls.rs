@@ -1,0 +1,107 @@
+//! Non-negative least squares in Gram form: minimise ½ zᵀ G z − cᵀ z subject to z ≥ 0,
+//! with G given entry by entry (so only the rows and columns of the current free set
+//! are ever formed).
+//!
+//! Method: block principal pivoting (Kim & Park, "Fast nonnegative matrix
+//! factorization: an active-set-like method and comparisons", SIAM J. Sci. Comput.
+//! 33 (2011)), with Júdice–Pires' backup rule for finite termination. Each iteration
+//! solves `G_FF z_F = c_F` by a Cholesky factorisation (faer); a tiny ridge is added only
+//! when the free block is numerically singular.
+
+use faer::linalg::solvers::Solve;
+use faer::{Mat, Side};
+
+/// Outcome of the NNLS iteration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NnlsOutcome {
+    /// KKT conditions of the NNLS hold to the tolerance.
+    Converged,
+    /// The iteration budget ran out (the iterate is still returned).
+    MaxIterations,
+}
+
+/// Result of [`solve`].
+pub(crate) struct NnlsResult {
+    pub z: Vec<f64>,
+    pub outcome: NnlsOutcome,
+    pub iterations: usize,
+}
+
+/// Solves the Gram NNLS. `gram(p, q)` gives G entries, `c` the linear term.
+pub(crate) fn solve(n: usize, gram: impl Fn(usize, usize) -> f64 + Sync, c: &[f64], max_iter: usize) -> NnlsResult {
+    let scale = c.iter().fold(0.0f64, |a, t| a.max(t.abs())).max(f64::MIN_POSITIVE);
+    let diag_max = (0..n).map(|p| gram(p, p)).fold(0.0f64, f64::max).max(f64::MIN_POSITIVE);
+    // Dual feasibility tolerance: gradient entries above −tol count as satisfied.
+    let tol = 1e-13 * scale;
+    let mut free = vec![false; n];
+    let mut z = vec![0.0; n];
+    // y = G z − c (the gradient); at z = 0 it is −c.
+    let mut y: Vec<f64> = c.iter().map(|t| -t).collect();
+    let mut best_infeasible = n + 1;
+    let mut backup = 3usize;
+    let mut iterations = 0;
+    loop {
+        let infeasible: Vec<usize> =
+            (0..n).filter(|&p| if free[p] { z[p] < 0.0 } else { y[p] < -tol }).collect();
+        if infeasible.is_empty() {
+            return NnlsResult { z, outcome: NnlsOutcome::Converged, iterations };
+        }
+        if iterations >= max_iter {
+            return NnlsResult { z, outcome: NnlsOutcome::MaxIterations, iterations };
+        }
+        iterations += 1;
+        if infeasible.len() < best_infeasible {
+            best_infeasible = infeasible.len();
+            backup = 3;
+            for &p in &infeasible {
+                free[p] = !free[p];
+            }
+        } else if backup > 0 {
+            backup -= 1;
+            for &p in &infeasible {
+                free[p] = !free[p];
+            }
+        } else {
+            let p = *infeasible.last().expect("non-empty");
+            free[p] = !free[p];
+        }
+        let fset: Vec<usize> = (0..n).filter(|&p| free[p]).collect();
+        let zf = solve_free(&fset, &gram, c, diag_max);
+        z.iter_mut().for_each(|t| *t = 0.0);
+        for (&p, &val) in fset.iter().zip(&zf) {
+            z[p] = val;
+        }
+        // Gradient outside the free set.
+        use rayon::prelude::*;
+        y.par_iter_mut().enumerate().for_each(|(p, yp)| {
+            *yp = if free[p] {
+                0.0
+            } else {
+                fset.iter().zip(&zf).map(|(&q, &zq)| gram(p, q) * zq).sum::<f64>() - c[p]
+            };
+        });
+    }
+}
+
+/// Solves `G_FF z = c_F`, with a ridge only if the Cholesky factorisation fails.
+fn solve_free(fset: &[usize], gram: &impl Fn(usize, usize) -> f64, c: &[f64], diag_max: f64) -> Vec<f64> {
+    let nf = fset.len();
+    if nf == 0 {
+        return Vec::new();
+    }
+    let g = Mat::<f64>::from_fn(nf, nf, |r, s| gram(fset[r], fset[s]));
+    let rhs = Mat::<f64>::from_fn(nf, 1, |r, _| c[fset[r]]);
+    let mut ridge = 0.0;
+    for _ in 0..8 {
+        let gr = if ridge > 0.0 { Mat::<f64>::from_fn(nf, nf, |r, s| g[(r, s)] + if r == s { ridge } else { 0.0 }) } else { g.clone() };
+        if let Ok(llt) = gr.llt(Side::Lower) {
+            let sol = llt.solve(&rhs);
+            let out: Vec<f64> = (0..nf).map(|r| sol[(r, 0)]).collect();
+            if out.iter().all(|t| t.is_finite()) {
+                return out;
+            }
+        }
+        ridge = if ridge == 0.0 { 1e-14 * diag_max } else { ridge * 100.0 };
+    }
+    vec![0.0; nf]
+}

@@ -1,0 +1,176 @@
+//! Problem data of one KKT solve: the normalised network, the support, the fixed
+//! activation pattern at tolerance τ, the ambiguous pairs (the variables μ_ij), the
+//! Gram entries of the gradient columns and the explicit residual θ̂ − Σ λ_i h_i.
+//!
+//! Variables are numbered `0..ns` for λ_a (a indexes the support) and `ns..ns+namb`
+//! for μ_t, where ambiguous pair t is `(a, j)`. Column of λ_a: h_a with s = [u_aj > τ]
+//! (the fixed pattern); column of μ_t: g_t, which has the blocks
+//! `∂w_j = y_a v_j x_a`, `∂b_j = y_a v_j` and nothing else.
+
+use nalgebra::{DMatrix, DVector};
+
+use crate::data::Dataset;
+use crate::net::{Activation, Net};
+
+/// One KKT problem at a fixed τ.
+pub(crate) struct Problem {
+    /// Support samples (indices into the dataset), ascending.
+    pub support: Vec<usize>,
+    /// Labels of the support samples.
+    pub y: Vec<f64>,
+    /// Support inputs, ns×d.
+    pub xs: DMatrix<f64>,
+    /// Output weights of θ̂.
+    pub v: Vec<f64>,
+    /// Whether the net has a bias.
+    pub bias: bool,
+    /// Pattern "on" (u > τ·scale), ns×k row-major.
+    pub on: Vec<bool>,
+    /// σ(u_aj) on θ̂, ns×k.
+    pub sig: DMatrix<f64>,
+    /// Pre-activations on θ̂, ns×k.
+    pub u: DMatrix<f64>,
+    /// Ambiguous pairs (a, j) over the support.
+    pub amb: Vec<(usize, usize)>,
+    /// `x_a·x_b + [bias]`, ns×ns.
+    pub xg: DMatrix<f64>,
+    /// Gram block of the λ columns, ns×ns.
+    pub kmat: DMatrix<f64>,
+    /// Width.
+    pub k: usize,
+}
+
+impl Problem {
+    /// Builds the problem for the normalised network `hat` on `data`, support `support`.
+    pub fn new(hat: &Net, data: &Dataset, support: &[usize], tau: f64) -> Problem {
+        let sub = data.select(support);
+        let ns = support.len();
+        let k = hat.width();
+        let pattern = hat.activation_pattern(&sub, tau).expect("dimensions checked by the caller");
+        let u = hat.preactivations(sub.x());
+        let sig = u.map(|t| t.max(0.0));
+        let on: Vec<bool> = pattern.iter().map(|p| *p == Activation::On).collect();
+        let amb: Vec<(usize, usize)> = (0..ns)
+            .flat_map(|a| (0..k).map(move |j| (a, j)))
+            .filter(|&(a, j)| pattern[a * k + j] == Activation::Ambiguous)
+            .collect();
+        let bias = hat.has_bias();
+        let mut xg = sub.x() * sub.x().transpose();
+        if bias {
+            xg.add_scalar_mut(1.0);
+        }
+        let v: Vec<f64> = hat.v().iter().copied().collect();
+        let y: Vec<f64> = sub.y().iter().copied().collect();
+        // K_ab = y_a y_b [ (O O^T)_ab · xg_ab + (Σ Σ^T)_ab ], O_aj = on_aj · v_j.
+        let o = DMatrix::from_fn(ns, k, |a, j| if on[a * k + j] { v[j] } else { 0.0 });
+        let oo = &o * o.transpose();
+        let ss = &sig * sig.transpose();
+        let kmat = DMatrix::from_fn(ns, ns, |a, b| y[a] * y[b] * (oo[(a, b)] * xg[(a, b)] + ss[(a, b)]));
+        Problem { support: support.to_vec(), y, xs: sub.x().clone(), v, bias, on, sig, u, amb, xg, kmat, k }
+    }
+
+    /// Number of λ variables.
+    pub fn ns(&self) -> usize {
+        self.support.len()
+    }
+
+    /// Number of variables (λ and μ).
+    pub fn nvars(&self) -> usize {
+        self.ns() + self.amb.len()
+    }
+
+    fn is_on(&self, a: usize, j: usize) -> bool {
+        self.on[a * self.k + j]
+    }
+
+    /// Linear term `c = Aᵀ θ̂` (computed exactly, not from the Euler identity, so that
+    /// near-kinks do not bias it).
+    pub fn linear_term(&self) -> Vec<f64> {
+        let ns = self.ns();
+        let mut c = Vec::with_capacity(self.nvars());
+        for a in 0..ns {
+            let mut s = 0.0;
+            for j in 0..self.k {
+                let on = if self.is_on(a, j) { self.u[(a, j)] } else { 0.0 };
+                s += self.v[j] * (on + self.sig[(a, j)]);
+            }
+            c.push(self.y[a] * s);
+        }
+        for &(a, j) in &self.amb {
+            c.push(self.y[a] * self.v[j] * self.u[(a, j)]);
+        }
+        c
+    }
+
+    /// Gram entry `⟨col_p, col_q⟩`.
+    pub fn gram(&self, p: usize, q: usize) -> f64 {
+        let ns = self.ns();
+        match (p < ns, q < ns) {
+            (true, true) => self.kmat[(p, q)],
+            (true, false) => self.lambda_mu(p, self.amb[q - ns]),
+            (false, true) => self.lambda_mu(q, self.amb[p - ns]),
+            (false, false) => {
+                let (a, j) = self.amb[p - ns];
+                let (b, l) = self.amb[q - ns];
+                if j == l {
+                    self.y[a] * self.y[b] * self.v[j] * self.v[j] * self.xg[(a, b)]
+                } else {
+                    0.0
+                }
+            }
+        }
+    }
+
+    fn lambda_mu(&self, a: usize, (b, j): (usize, usize)) -> f64 {
+        if self.is_on(a, j) {
+            self.y[a] * self.y[b] * self.v[j] * self.v[j] * self.xg[(a, b)]
+        } else {
+            0.0
+        }
+    }
+
+    /// Makes `(λ, μ)` admissible: λ ≥ 0, 0 ≤ μ ≤ λ (NaN becomes 0).
+    pub fn project(&self, z: &mut [f64]) {
+        let ns = self.ns();
+        for t in z.iter_mut() {
+            if !(t.is_finite() && *t > 0.0) {
+                *t = 0.0;
+            }
+        }
+        for (t, &(a, _)) in self.amb.iter().enumerate() {
+            z[ns + t] = z[ns + t].min(z[a]);
+        }
+    }
+
+    /// The explicit residual θ̂ − Σ λ_a h_a(s) with μ as given, in the layout of
+    /// [`Net::flatten`]. Costs one k×ns by ns×d product; no object of size k·d·m.
+    pub fn residual(&self, hat: &Net, z: &[f64]) -> DVector<f64> {
+        let (ns, k) = (self.ns(), self.k);
+        // C_aj = y_a (λ_a on_aj + μ_aj)
+        let mut cm = DMatrix::from_fn(ns, k, |a, j| if self.is_on(a, j) { self.y[a] * z[a] } else { 0.0 });
+        for (t, &(a, j)) in self.amb.iter().enumerate() {
+            cm[(a, j)] += self.y[a] * z[ns + t];
+        }
+        let wsum = cm.transpose() * &self.xs; // k×d, before the v_j factor
+        let mut r = hat.flatten();
+        let d = hat.dim();
+        for j in 0..k {
+            for c in 0..d {
+                r[j * d + c] -= self.v[j] * wsum[(j, c)];
+            }
+        }
+        let mut off = k * d;
+        if self.bias {
+            for j in 0..k {
+                let col: f64 = cm.column(j).sum();
+                r[off + j] -= self.v[j] * col;
+            }
+            off += k;
+        }
+        for j in 0..k {
+            let s: f64 = (0..ns).map(|a| z[a] * self.y[a] * self.sig[(a, j)]).sum();
+            r[off + j] -= s;
+        }
+        r
+    }
+}

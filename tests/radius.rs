@@ -1,0 +1,476 @@
+//! Exact, ray and Figure 1 radii and the Theorem 4.1 check against independent
+//! computations: brute force over all 2^k activation patterns (each piece projected
+//! with Clarabel, not the crate's own QP), closed forms on the paper's constructions.
+
+use clarabel::algebra::CscMatrix;
+use clarabel::solver::{DefaultSettingsBuilder, DefaultSolver, IPSolver, NonnegativeConeT, SolverStatus};
+use nalgebra::{DMatrix, DVector};
+use proptest::prelude::*;
+use relucert::construct::{orthogonal_kkt, robust, RobustSettings};
+use relucert::radius::{
+    exact_radius, fig1, radius_report, ray_radius, theorem41, QpBackend, RadiusError, RadiusMethod, RadiusOutcome,
+    RadiusSettings, Theorem41Settings,
+};
+use relucert::{Dataset, Generator, Net};
+
+/// Projection of x onto {A z ≤ c} with Clarabel, polished: the constraints Clarabel
+/// finds active (multiplier above 1e-7 of the largest) define an affine subspace, and
+/// x is projected onto it exactly (SVD least squares); the polished point is used when
+/// it satisfies every constraint to 1e-10. `None` when Clarabel proves infeasibility,
+/// or when it stalls (InsufficientProgress, on degenerate pieces without interior) at
+/// a point that violates the constraints even after retrying with looser tolerances.
+fn clarabel_dist(x: &[f64], a: &[Vec<f64>], c: &[f64]) -> Option<f64> {
+    let d = x.len();
+    let p = CscMatrix::identity(d);
+    let q: Vec<f64> = x.iter().map(|t| -t).collect();
+    let amat = CscMatrix::from(a.iter().map(|r| r.as_slice()));
+    let dist = |z: &[f64]| z.iter().zip(x).map(|(a, b)| (a - b) * (a - b)).sum::<f64>().sqrt();
+    let feasible = |z: &[f64], tol: f64| {
+        a.iter().zip(c).all(|(ar, ci)| {
+            let n = ar.iter().map(|t| t * t).sum::<f64>().sqrt();
+            ar.iter().zip(z).map(|(u, v)| u * v).sum::<f64>() - ci <= tol * (1.0 + n)
+        })
+    };
+    for tol in [1e-10, 1e-8, 1e-7] {
+        let settings =
+            DefaultSettingsBuilder::default().verbose(false).tol_gap_abs(tol).tol_gap_rel(tol).tol_feas(tol).build().unwrap();
+        let mut s = DefaultSolver::new(&p, &q, &amat, c, &[NonnegativeConeT(a.len())], settings).unwrap();
+        s.solve();
+        let z = s.solution.x.clone();
+        match s.solution.status {
+            SolverStatus::PrimalInfeasible | SolverStatus::AlmostPrimalInfeasible => return None,
+            SolverStatus::Solved | SolverStatus::AlmostSolved => {}
+            _ if feasible(&z, 1e-9) => {}
+            _ => continue,
+        }
+        // KKT refinement seeded by Clarabel's active set (a primal active-set method):
+        // solve the equality-constrained projection, add the most violated constraint or
+        // drop the most negative multiplier, until z is feasible with λ ≥ 0 — which
+        // certifies optimality independently of Clarabel's own accuracy.
+        let lmax = s.solution.z.iter().fold(0.0f64, |m, t| m.max(*t));
+        let mut act: Vec<usize> = (0..a.len()).filter(|&i| s.solution.z[i] > 1e-7 * lmax).collect();
+        let xv = DVector::from_column_slice(x);
+        for _ in 0..100 {
+            let (zp, lam) = if act.is_empty() {
+                (xv.clone(), DVector::zeros(0))
+            } else {
+                let am = DMatrix::from_fn(act.len(), d, |r, col| a[act[r]][col]);
+                let rhs = &am * &xv - DVector::from_fn(act.len(), |r, _| c[act[r]]);
+                let Ok(lam) = (&am * am.transpose()).svd(true, true).solve(&rhs, 1e-13) else { break };
+                (&xv - am.transpose() * &lam, lam)
+            };
+            let viol = (0..a.len())
+                .map(|i| {
+                    let n = a[i].iter().map(|t| t * t).sum::<f64>().sqrt();
+                    ((a[i].iter().zip(zp.iter()).map(|(u, v)| u * v).sum::<f64>() - c[i]) / n, i)
+                })
+                .fold((1e-11, None), |acc, (v, i)| if v > acc.0 { (v, Some(i)) } else { acc });
+            if let Some(i) = viol.1 {
+                act.push(i);
+                continue;
+            }
+            let neg = lam.iter().enumerate().fold((-1e-11, None), |acc, (r, &l)| if l < acc.0 { (l, Some(r)) } else { acc });
+            if let Some(r) = neg.1 {
+                act.remove(r);
+                continue;
+            }
+            return Some(dist(zp.as_slice()));
+        }
+        return Some(dist(&z));
+    }
+    None
+}
+
+/// Brute force: min over all 2^k closed regions of the distance to region ∩ {y·affine ≤ 0}.
+fn brute_force(net: &Net, x: &[f64], y: f64) -> f64 {
+    let (k, d) = (net.width(), net.dim());
+    let mut best = f64::INFINITY;
+    for mask in 0u32..(1 << k) {
+        let mut a = Vec::with_capacity(k + 1);
+        let mut c = Vec::with_capacity(k + 1);
+        let mut flip = vec![0.0; d];
+        let mut flip_c = 0.0;
+        for j in 0..k {
+            let w: Vec<f64> = net.w().row(j).iter().copied().collect();
+            let b = net.bias(j);
+            if mask >> j & 1 == 1 {
+                a.push(w.iter().map(|t| -t).collect());
+                c.push(b);
+                for (f, wk) in flip.iter_mut().zip(&w) {
+                    *f += y * net.v()[j] * wk;
+                }
+                flip_c += y * net.v()[j] * b;
+            } else {
+                a.push(w);
+                c.push(-b);
+            }
+        }
+        a.push(flip);
+        c.push(-flip_c);
+        // Zero rows (neurons with w = 0, or a flip row of neurons with v = 0) read
+        // 0 ≤ c: drop them, or the piece is empty. Clarabel stalls on them otherwise.
+        if a.iter().zip(&c).any(|(r, ci)| r.iter().all(|t| *t == 0.0) && *ci < 0.0) {
+            continue;
+        }
+        let keep: Vec<usize> = (0..a.len()).filter(|&i| a[i].iter().any(|t| *t != 0.0)).collect();
+        let a: Vec<Vec<f64>> = keep.iter().map(|&i| a[i].clone()).collect();
+        let c: Vec<f64> = keep.iter().map(|&i| c[i]).collect();
+        if a.is_empty() {
+            best = 0.0;
+            continue;
+        }
+        if let Some(dist) = clarabel_dist(x, &a, &c) {
+            best = best.min(dist);
+        }
+    }
+    best
+}
+
+fn tiny_net() -> impl Strategy<Value = (Net, Vec<f64>, bool)> {
+    (1usize..=10, 1usize..=5, any::<bool>()).prop_flat_map(|(k, d, bias)| {
+        (
+            proptest::collection::vec(-1.0f64..1.0, k * d),
+            proptest::collection::vec(-1.0f64..1.0, k),
+            proptest::collection::vec(-1.0f64..1.0, k),
+            proptest::collection::vec(-1.0f64..1.0, d),
+        )
+            .prop_map(move |(w, b, v, x)| {
+                let net = Net::from_rows(d, &w, if bias { Some(&b) } else { None }, &v).unwrap();
+                (net, x, bias)
+            })
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
+
+    /// The branch and bound agrees with brute force over all 2^k patterns, its witness
+    /// flips the sample at the reported distance, and no ray beats it.
+    #[test]
+    fn exact_matches_brute_force((net, x, _bias) in tiny_net(), dir in proptest::collection::vec(-1.0f64..1.0, 5)) {
+        let n = net.forward_one(&x);
+        prop_assume!(n.abs() > 1e-6);
+        let y = if n > 0.0 { 1.0 } else { -1.0 };
+        let r = exact_radius(&net, &x, y, &RadiusSettings::default()).unwrap();
+        prop_assert_eq!(r.outcome, RadiusOutcome::Exact);
+        let bf = brute_force(&net, &x, y);
+        if bf.is_infinite() {
+            prop_assert!(r.radius.is_infinite(), "brute force ∞, got {}", r.radius);
+        } else {
+            prop_assert!((r.radius - bf).abs() <= 1e-6 * bf.max(1e-3), "bb {} vs brute {}", r.radius, bf);
+            let w = r.witness.clone().unwrap();
+            // y·N ≤ 0, or within the forward pass's rounding on a flip set without interior.
+            let xn = DVector::from_column_slice(&x).norm();
+            let scale: f64 = (0..net.width()).map(|j| net.v()[j].abs() * (net.w().row(j).norm() * (xn + r.upper) + net.bias(j).abs())).sum();
+            prop_assert!(y * net.forward_one(w.as_slice()) <= 1e-13 * scale);
+            let dist = (w - DVector::from_column_slice(&x)).norm();
+            prop_assert!((dist - r.upper).abs() <= 1e-12 * (1.0 + dist));
+            prop_assert!(r.lower <= r.upper && r.lower >= r.upper * (1.0 - 1e-6));
+        }
+        let u = &dir[..net.dim()];
+        if u.iter().any(|t| *t != 0.0) {
+            if let Some(t) = ray_radius(&net, &x, y, u).unwrap() {
+                prop_assert!(r.radius <= t * (1.0 + 1e-9) + 1e-12, "exact {} > ray {}", r.radius, t);
+            }
+        }
+    }
+
+    /// Both QP backends give the same radius.
+    #[test]
+    fn backends_agree((net, x, _bias) in tiny_net()) {
+        let n = net.forward_one(&x);
+        prop_assume!(n.abs() > 1e-6);
+        let y = n.signum();
+        let a = exact_radius(&net, &x, y, &RadiusSettings::default()).unwrap();
+        let s = RadiusSettings { backend: QpBackend::Clarabel, ..RadiusSettings::default() };
+        let b = exact_radius(&net, &x, y, &s).unwrap();
+        // Clarabel's interior points are approximate, so on a flip set without interior
+        // (a hyperplane) its witness may not confirm: then it must still bracket honestly.
+        if !b.is_exact() {
+            prop_assert!(b.lower <= a.radius * (1.0 + 1e-6) && a.radius <= b.upper * (1.0 + 1e-6));
+        } else if a.radius.is_finite() {
+            prop_assert!((a.radius - b.radius).abs() <= 1e-6 * a.radius.max(1e-3), "{} vs {}", a.radius, b.radius);
+        } else {
+            prop_assert!(b.radius.is_infinite());
+        }
+    }
+
+    /// The radius is invariant under neuron permutation and scales as 1 under θ → αθ
+    /// (the sign of N does not change).
+    #[test]
+    fn invariances((net, x, _bias) in tiny_net(), alpha in 0.1f64..10.0) {
+        let n = net.forward_one(&x);
+        prop_assume!(n.abs() > 1e-6);
+        let y = n.signum();
+        let s = RadiusSettings::default();
+        let r0 = exact_radius(&net, &x, y, &s).unwrap().radius;
+        let k = net.width();
+        let perm: Vec<usize> = (0..k).rev().collect();
+        let r1 = exact_radius(&net.permuted(&perm), &x, y, &s).unwrap().radius;
+        let r2 = exact_radius(&net.scaled(alpha), &x, y, &s).unwrap().radius;
+        if r0.is_finite() {
+            prop_assert!((r0 - r1).abs() <= 1e-7 * r0.max(1e-3));
+            prop_assert!((r0 - r2).abs() <= 1e-7 * r0.max(1e-3));
+        }
+    }
+}
+
+fn theorem31_check(data: &Dataset) {
+    let (net, c) = robust(data, &RobustSettings::default()).unwrap();
+    let d = data.d() as f64;
+    let bound = (1.0 - c) / 4.0 * d.sqrt();
+    let closed_form = (1.0 - c) / 2.0 * d.sqrt();
+    let rep = radius_report(&net, data, &RadiusMethod::Exact(RadiusSettings::default()), &[]).unwrap();
+    for s in &rep.samples {
+        assert!(s.exact, "sample {} not exact", s.index);
+        assert!(s.radius >= bound, "sample {}: radius {} < (1-c)/4 sqrt(d) = {}", s.index, s.radius, bound);
+        // The closed reading reaches the all-off region once neuron i switches off:
+        // the hyperplane of neuron i is at distance (1 − c)√d/2 and no neuron is nearer.
+        assert!(s.radius <= closed_form * (1.0 + 1e-9), "sample {}: {} > {}", s.index, s.radius, closed_form);
+    }
+}
+
+#[test]
+fn theorem31_sphere_d50_m10() {
+    let data = Generator::Sphere.generate(50, 10, 7).unwrap();
+    theorem31_check(&data);
+}
+
+#[test]
+fn theorem31_orthogonal() {
+    let data = Generator::Orthogonal.generate(12, 12, 0).unwrap();
+    theorem31_check(&data);
+}
+
+/// Section 5.1: N′ with w′_j = x_j/d, b′ = 0, v′_j = y_j on x_i = √d e_i.
+#[test]
+fn section51_example() {
+    let d = 8usize;
+    let df = d as f64;
+    let data = Generator::Orthogonal.generate(d, d, 0).unwrap();
+    let w = data.x() / df;
+    let net = Net::new(w, None, data.y().clone()).unwrap();
+    let z = (d / 2..d).fold(DVector::zeros(d), |acc, j| acc + data.x().row(j).transpose() * (4.0 / df));
+    assert!((z.norm() - 2.0 * 2f64.sqrt()).abs() < 1e-14);
+    for i in 0..d / 2 {
+        let xi = data.x().row(i).transpose();
+        let out = net.forward_one((&xi + &z).as_slice());
+        assert!((out + 1.0).abs() < 1e-14, "N'(x_i + z) = {out}");
+        // Along ẑ the output falls linearly from 1 to −1 over ‖z‖ = 2√2: it is 0 at √2.
+        let t = ray_radius(&net, xi.as_slice(), 1.0, z.as_slice()).unwrap().unwrap();
+        assert!((t - 2f64.sqrt()).abs() < 1e-14);
+        // Exact radius: shrink x_i's coordinate and grow the n = d/2 negative ones
+        // equally: ‖δ‖² = d/(1 + n) (Cauchy–Schwarz), below the ray's √2.
+        let r = exact_radius(&net, xi.as_slice(), 1.0, &RadiusSettings::default()).unwrap();
+        let want = (df / (1.0 + df / 2.0)).sqrt();
+        assert_eq!(r.outcome, RadiusOutcome::Exact);
+        assert!((r.radius - want).abs() < 1e-9, "{} vs {}", r.radius, want);
+    }
+}
+
+/// The exact KKT fixture: the conclusion of Theorem 4.1 holds, with closed-form η.
+#[test]
+fn theorem41_orthogonal_kkt() {
+    for d in [4usize, 10, 50] {
+        let df = d as f64;
+        let data = Generator::Orthogonal.generate(d, d, 0).unwrap();
+        let net = orthogonal_kkt(&data).unwrap();
+        let rep = theorem41(&net, &data, &Theorem41Settings::default()).unwrap();
+        assert!(rep.conclusion_holds);
+        assert_eq!(rep.m_on_margin, d);
+        // N̂(x_i − ηz) = (1 − η) − |I⁻| η for i ∈ I⁺ (η ≤ 1): ≤ −1 at η = 2/(1 + |I⁻|).
+        let nneg = (d - d / 2) as f64;
+        let npos = (d / 2) as f64;
+        let eta = (2.0 / (1.0 + nneg)).max(2.0 / (1.0 + npos));
+        assert!((rep.eta - eta).abs() < 1e-12, "d = {d}: eta {} vs {}", rep.eta, eta);
+        assert!((rep.z_norm - eta * df).abs() < 1e-9);
+        assert!((rep.p).abs() < 1e-12);
+        assert!((rep.c - npos / df).abs() < 1e-15);
+        let scale = (df / (rep.c * rep.c * df)).sqrt();
+        assert!((rep.scale - scale).abs() < 1e-12);
+        // m = d ≤ (d+1)/3 fails: orthogonal data with m = d is outside the theorem's size bound.
+        assert!(!rep.size_condition && !rep.hypotheses_hold);
+        // Smaller on-margin sets satisfy it: m ≤ (d+1)/3 with m = d/4 on d = 50 is in.
+        let json = serde_json::to_value(&rep).unwrap();
+        for key in ["eta", "z_norm", "scale", "ratio", "c", "m_on_margin", "p", "hypotheses_hold", "conclusion_holds"] {
+            assert!(json.get(key).is_some(), "missing {key}");
+        }
+    }
+}
+
+/// Hypotheses hold for few orthogonal samples in high dimension.
+#[test]
+fn theorem41_hypotheses_hold_small_m() {
+    let d = 40;
+    let x = DMatrix::from_fn(4, d, |i, c| if i == c { (d as f64).sqrt() } else { 0.0 });
+    let data = Dataset::new(x, DVector::from_vec(vec![1.0, 1.0, -1.0, -1.0])).unwrap();
+    let net = orthogonal_kkt(&data).unwrap();
+    let rep = theorem41(&net, &data, &Theorem41Settings::default()).unwrap();
+    assert!(rep.hypotheses_hold && rep.conclusion_holds, "{}", rep.summary());
+}
+
+/// Exact radius ≤ Figure 1 size for each on-margin sample, and ≤ each sample's ray.
+#[test]
+fn exact_below_fig1() {
+    let data = Generator::Orthogonal.generate(8, 8, 0).unwrap();
+    let net = orthogonal_kkt(&data).unwrap();
+    let f = fig1(&net, &data, 0.1).unwrap();
+    assert_eq!(f.on_margin.len(), 8);
+    assert!(f.c_star.is_finite() && f.c_star < f.sqrt_d);
+    for (&i, &t) in f.on_margin.iter().zip(&f.per_sample) {
+        let r = exact_radius(&net, &data.row(i), data.y()[i], &RadiusSettings::default()).unwrap();
+        assert!(r.radius <= f.c_star * (1.0 + 1e-12) && r.radius <= t * (1.0 + 1e-12));
+        assert!(t <= f.c_star * (1.0 + 1e-12));
+    }
+    // Closed form: for i ∈ I⁺, y N(x_i − c ẑ) = 1 − c(1 + 4)/√(8·8)·√8 … check by forward pass.
+    let mut z = DVector::zeros(8);
+    for i in 0..8 {
+        z += data.x().row(i).transpose() * data.y()[i];
+    }
+    let zh = &z / z.norm();
+    for &i in &f.on_margin {
+        let y = data.y()[i];
+        let xi = data.x().row(i).transpose();
+        let above = &xi - &zh * (y * f.c_star * (1.0 + 1e-9));
+        let below = &xi - &zh * (y * f.c_star * (1.0 - 1e-9));
+        assert!(y * net.forward_one(above.as_slice()) < 0.0);
+        assert!(y * net.forward_one(below.as_slice()) > -1e-12);
+    }
+    let json = serde_json::to_value(radius_report(&net, &data, &RadiusMethod::Fig1 { slack: 0.1 }, &[]).unwrap()).unwrap();
+    for key in ["c_star", "on_margin", "sqrt_d", "samples"] {
+        assert!(json.get(key).is_some(), "missing {key}");
+    }
+}
+
+#[test]
+fn budget_gives_honest_bracket() {
+    let data = Generator::Sphere.generate(10, 1, 3).unwrap();
+    let mut rng = relucert::data::Rng::seed_from_u64(11);
+    let k = 32;
+    let w: Vec<f64> = (0..k * 10).map(|_| rng.normal() / 10f64.sqrt()).collect();
+    let b: Vec<f64> = (0..k).map(|_| 0.1 * rng.normal()).collect();
+    let v: Vec<f64> = (0..k).map(|_| rng.normal() / (k as f64).sqrt()).collect();
+    let net = Net::from_rows(10, &w, Some(&b), &v).unwrap();
+    let x = data.row(0);
+    let y = net.forward_one(&x).signum();
+    let full = exact_radius(&net, &x, y, &RadiusSettings::default()).unwrap();
+    assert_eq!(full.outcome, RadiusOutcome::Exact);
+    for cap in [1usize, 2, 5, 20] {
+        let s = RadiusSettings { max_regions: Some(cap), ..RadiusSettings::default() };
+        let r = exact_radius(&net, &x, y, &s).unwrap();
+        assert!(r.lower <= full.radius * (1.0 + 1e-9) && r.upper >= full.radius * (1.0 - 1e-9));
+        if !r.is_exact() {
+            assert!(matches!(r.outcome, RadiusOutcome::Bracket { .. }));
+        }
+    }
+}
+
+#[test]
+fn misclassified_and_bad_input() {
+    let net = Net::from_rows(2, &[1.0, 0.0], Some(&[0.0]), &[1.0]).unwrap();
+    // N(x) = σ(x₁): a sample at x₁ = 1 with label −1 is misclassified.
+    let r = exact_radius(&net, &[1.0, 0.0], -1.0, &RadiusSettings::default()).unwrap();
+    assert_eq!(r.outcome, RadiusOutcome::Misclassified);
+    assert_eq!(r.radius, 0.0);
+    // Label +1 at x₁ = 1: the flip set {x₁ ≤ 0} is at distance 1.
+    let r = exact_radius(&net, &[1.0, 0.0], 1.0, &RadiusSettings::default()).unwrap();
+    assert!((r.radius - 1.0).abs() < 1e-12);
+    let data = Dataset::from_rows(2, &[1.0, 0.0, 2.0, 1.0], &[1.0, 1.0]).unwrap();
+    let exact = RadiusMethod::Exact(RadiusSettings::default());
+    assert!(matches!(radius_report(&net, &data, &exact, &[2]), Err(RadiusError::IndexOutOfRange { index: 2, m: 2 })));
+    let ray = |d: Vec<f64>| RadiusMethod::Ray { direction: DVector::from_vec(d) };
+    assert!(matches!(radius_report(&net, &data, &ray(vec![1.0]), &[]), Err(RadiusError::Length { .. })));
+    assert!(matches!(radius_report(&net, &data, &ray(vec![0.0, 0.0]), &[]), Err(RadiusError::ZeroDirection)));
+    assert!(matches!(radius_report(&net, &data, &ray(vec![f64::NAN, 0.0]), &[]), Err(RadiusError::NonFinite { .. })));
+    assert!(matches!(exact_radius(&net, &[f64::INFINITY, 0.0], 1.0, &RadiusSettings::default()), Err(RadiusError::NonFinite { .. })));
+    assert!(matches!(exact_radius(&net, &[1.0, 0.0], 0.5, &RadiusSettings::default()), Err(RadiusError::BadLabel { .. })));
+    // Infinite radius: N = σ(x₁) + σ(−x₁) = |x₁| > 0 away from x₁ = 0 but label −1 … use
+    // a net with N ≥ 1 everywhere? N has no constant, so use label +1 on σ(x₁)+σ(−x₁):
+    // the flip set {|x₁| ≤ 0} is the hyperplane x₁ = 0, at distance |x₁|.
+    let net2 = Net::from_rows(1, &[1.0, -1.0], None, &[1.0, 1.0]).unwrap();
+    let r = exact_radius(&net2, &[3.0], 1.0, &RadiusSettings::default()).unwrap();
+    assert!((r.radius - 3.0).abs() < 1e-12);
+    // A bias keeps N ≥ 1 everywhere: N = σ(x) + σ(−x) + σ(0·x + 1)… w = 0 rows are allowed.
+    let net3 = Net::from_rows(1, &[1.0, -1.0, 0.0], Some(&[0.0, 0.0, 1.0]), &[1.0, 1.0, 1.0]).unwrap();
+    let r = exact_radius(&net3, &[3.0], 1.0, &RadiusSettings::default()).unwrap();
+    assert!(r.radius.is_infinite() && r.is_exact());
+    let rep = radius_report(&net3, &Dataset::from_rows(1, &[3.0], &[1.0]).unwrap(), &exact, &[]).unwrap();
+    let json = serde_json::to_value(&rep).unwrap();
+    assert!(json["samples"][0]["radius"].is_null());
+    assert_eq!(json["samples"][0]["outcome"], "none");
+}
+
+/// Sweep (run by hand, numbers in BENCHMARKS.md): nets trained to loss 1e-30 on sphere
+/// data (d = 10, m = 20), exact radius of every sample with a 10 s limit each.
+#[test]
+#[ignore]
+fn sweep_trained_nets() {
+    for k in [8usize, 16, 32, 64, 128, 256] {
+        let data = Generator::Sphere.generate(10, 20, 5).unwrap();
+        let init = relucert::train::init_net(10, k, true, 6, 1.0).unwrap();
+        let ts = relucert::train::TrainSettings { time_limit: Some(20.0), ..Default::default() };
+        let out = relucert::train::train(&data, init, &ts, &mut |_| {}).unwrap();
+        let s = RadiusSettings { time_limit: Some(std::time::Duration::from_secs(10)), ..RadiusSettings::default() };
+        let (mut worst, mut exact, mut regions) = (0.0f64, 0usize, 0usize);
+        for i in 0..data.m() {
+            let r = exact_radius(&out.net, &data.row(i), data.y()[i], &s).unwrap();
+            worst = worst.max(r.seconds);
+            exact += r.is_exact() as usize;
+            regions = regions.max(r.regions);
+        }
+        eprintln!(
+            "k = {k}: log10 loss {:.1}, {exact}/20 exact, slowest {worst:.3} s, most regions {regions}",
+            out.report.log10_loss
+        );
+    }
+}
+
+/// Measurement behind the default QP backend (run by hand): the same searches with the
+/// dual active-set method and with Clarabel.
+#[test]
+#[ignore]
+fn sweep_backends() {
+    for k in [8usize, 16, 32] {
+        let mut rng = relucert::data::Rng::seed_from_u64(k as u64);
+        let d = 10;
+        let w: Vec<f64> = (0..k * d).map(|_| rng.normal() / (d as f64).sqrt()).collect();
+        let b: Vec<f64> = (0..k).map(|_| 0.1 * rng.normal()).collect();
+        let v: Vec<f64> = (0..k).map(|_| rng.normal() / (k as f64).sqrt()).collect();
+        let net = Net::from_rows(d, &w, Some(&b), &v).unwrap();
+        let data = Generator::Sphere.generate(d, 10, 1).unwrap();
+        for backend in [QpBackend::DualActiveSet, QpBackend::Clarabel] {
+            let s = RadiusSettings { backend, ..RadiusSettings::default() };
+            let t = std::time::Instant::now();
+            let mut regions = 0;
+            for i in 0..data.m() {
+                let x = data.row(i);
+                let y = net.forward_one(&x).signum();
+                regions += exact_radius(&net, &x, y, &s).unwrap().regions;
+            }
+            eprintln!("k = {k} {backend:?}: {:.4} s for 10 samples, {regions} node QPs", t.elapsed().as_secs_f64());
+        }
+    }
+}
+
+/// Paper-sized run (by hand): k = 1000, d = 100, m = 40 trained for at most 60 s; the
+/// exact radius of two samples under a 3 s limit each (a bracket is expected), and the
+/// Figure 1 and Theorem 4.1 measurements.
+#[test]
+#[ignore]
+fn paper_size_run() {
+    let data = Generator::Sphere.generate(100, 40, 3).unwrap();
+    let init = relucert::train::init_net(100, 1000, true, 4, 1.0).unwrap();
+    let ts = relucert::train::TrainSettings { time_limit: Some(60.0), ..Default::default() };
+    let out = relucert::train::train(&data, init, &ts, &mut |_| {}).unwrap();
+    eprintln!("log10 loss {:.1}", out.report.log10_loss);
+    let s = RadiusSettings { time_limit: Some(std::time::Duration::from_secs(3)), ..RadiusSettings::default() };
+    for i in 0..2 {
+        let r = exact_radius(&out.net, &data.row(i), data.y()[i], &s).unwrap();
+        eprintln!("sample {i}: [{:.6}, {:.6}] {:?} regions {} ({:.2} s)", r.lower, r.upper, r.outcome, r.regions, r.seconds);
+        assert!(r.lower <= r.upper);
+    }
+    let f = fig1(&out.net, &data, 0.1).unwrap();
+    eprintln!("fig1: c* = {:.6}, |I| = {}, sqrt d = {:.3}", f.c_star, f.on_margin.len(), f.sqrt_d);
+    let t = theorem41(&out.net, &data, &Theorem41Settings::default()).unwrap();
+    eprintln!("{}", t.summary());
+}

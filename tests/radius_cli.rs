@@ -1,0 +1,64 @@
+//! End-to-end: `relucert radius` (exact, ray, fig1) and `relucert theorem41` on the
+//! exact KKT fixture, with closed-form answers, and their one-line errors.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn relucert(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_relucert")).current_dir(dir).args(args).output().expect("binary runs")
+}
+
+fn json(dir: &Path, args: &[&str]) -> serde_json::Value {
+    let out = relucert(dir, args);
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn radius_and_theorem41_on_orthogonal_kkt() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    assert!(relucert(d, &["gen", "orthogonal", "--d", "8", "--m", "8", "-o", "d.json"]).status.success());
+    assert!(relucert(d, &["construct", "orthogonal-kkt", "--data", "d.json", "-o", "n.json"]).status.success());
+    // Exact: √(d/(1 + d/2)) for every sample (closed form, see tests/radius.rs).
+    let r = json(d, &["radius", "--net", "n.json", "--data", "d.json", "--samples", "0,7", "--json", "-o", "r.json"]);
+    let want = (8.0f64 / 5.0).sqrt();
+    for s in r["samples"].as_array().unwrap() {
+        assert!((s["radius"].as_f64().unwrap() - want).abs() < 1e-9);
+        assert_eq!(s["exact"], true);
+        assert_eq!(s["witness"].as_array().unwrap().len(), 8);
+        for key in ["index", "label", "margin", "lower", "upper"] {
+            assert!(s.get(key).is_some(), "missing {key}");
+        }
+    }
+    assert_eq!(r["reading"], "closed");
+    assert!(d.join("r.json").exists());
+    // Ray along e_1 from x_0 = √8 e_1 (label +1): N falls to 0 at distance √8.
+    std::fs::write(d.join("u.json"), "[-1,0,0,0,0,0,0,0]").unwrap();
+    let r = json(d, &["radius", "--net", "n.json", "--data", "d.json", "--method", "ray", "--direction", "u.json", "--samples", "0", "--json"]);
+    assert!((r["samples"][0]["radius"].as_f64().unwrap() - 8f64.sqrt()).abs() < 1e-12);
+    // Figure 1 and Theorem 4.1 (η = 2/(1 + d/2) = 0.4, ‖ηz‖ = η·d = 3.2).
+    let f = json(d, &["radius", "--net", "n.json", "--data", "d.json", "--method", "fig1", "--json"]);
+    assert_eq!(f["on_margin"].as_array().unwrap().len(), 8);
+    assert!((f["sqrt_d"].as_f64().unwrap() - 8f64.sqrt()).abs() < 1e-15);
+    assert!(f["c_star"].as_f64().unwrap() < 8f64.sqrt());
+    let t = json(d, &["theorem41", "--net", "n.json", "--data", "d.json", "--json"]);
+    assert!((t["eta"].as_f64().unwrap() - 0.4).abs() < 1e-12);
+    assert!((t["z_norm"].as_f64().unwrap() - 3.2).abs() < 1e-12);
+    assert_eq!(t["conclusion_holds"], true);
+    // Bad input: one line on stderr, exit 1.
+    std::fs::write(d.join("short.json"), "[1,0]").unwrap();
+    std::fs::write(d.join("zero.json"), "[0,0,0,0,0,0,0,0]").unwrap();
+    for (args, needle) in [
+        (vec!["radius", "--net", "n.json", "--data", "d.json", "--samples", "8"], "out of range"),
+        (vec!["radius", "--net", "n.json", "--data", "d.json", "--method", "ray", "--direction", "short.json"], "short.json"),
+        (vec!["radius", "--net", "n.json", "--data", "d.json", "--method", "ray", "--direction", "zero.json"], "zero norm"),
+        (vec!["radius", "--net", "n.json", "--data", "d.json", "--method", "ray"], "--direction"),
+    ] {
+        let out = relucert(d, &args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+}
