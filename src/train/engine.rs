@@ -451,7 +451,7 @@ fn finish_pass<T: Real>(u: &mut [T], bias: Option<&[T]>, bscale: T, v: &[T], y: 
             let i = ci * ROW_CHUNK + o;
             if let Some(b) = bias {
                 for (t, &bj) in urow.iter_mut().zip(b) {
-                    *t = *t + bscale * bj;
+                    *t += bscale * bj;
                 }
             }
             let acc = relu_dot(urow, v);
