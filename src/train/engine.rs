@@ -249,7 +249,8 @@ impl<T: Real> Engine<T> {
     }
 
     /// Computes the normalised gradient pieces (`G_S`, `db`, `dv`) at the current
-    /// parameters for `batch` (all samples when `None`), whose loss is `ln_lb`.
+    /// parameters for `batch` (all samples when `None`; sorted indices, so that the
+    /// products read rows in order), whose loss is `ln_lb`.
     /// With `screening`, samples whose weight is below `EPS/(2n)` are left out.
     pub fn gradient(&mut self, batch: Option<&[usize]>, ln_lb: f64, screening: bool) {
         let (m, k, d) = (self.m, self.k, self.d);
@@ -266,11 +267,7 @@ impl<T: Real> Engine<T> {
         };
         match batch {
             None => (0..m).for_each(|i| push(i, &mut self.r, &mut self.active, &self.q)),
-            Some(idx) => {
-                let mut sorted: Vec<usize> = idx.to_vec();
-                sorted.sort_unstable();
-                sorted.iter().for_each(|&i| push(i, &mut self.r, &mut self.active, &self.q))
-            }
+            Some(idx) => idx.iter().for_each(|&i| push(i, &mut self.r, &mut self.active, &self.q)),
         }
         let s = self.active.len();
         self.g.resize(s * k, T::default());

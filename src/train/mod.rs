@@ -784,6 +784,7 @@ fn run<T: Real>(
                         }
                         batch.clear();
                         batch.extend_from_slice(&perm[pos..pos + bs]);
+                        batch.sort_unstable();
                         pos += bs;
                         Some(&batch[..])
                     }
