@@ -338,7 +338,22 @@ fn solve_at(hat: &Net, data: &Dataset, support: &[usize], tau: f64, s: &KktSetti
             match s.l2_solver {
                 L2Solver::Clarabel => run_qp(&p)?,
                 L2Solver::Auto => {
-                    let r = nnls::solve(n, |a, b| p.gram(a, b), &c, s.nnls_max_iter);
+                    let mut r = nnls::solve(n, |a, b| p.gram(a, b), &c, s.nnls_max_iter);
+                    let mut method = "active-set-nnls";
+                    if r.outcome == nnls::NnlsOutcome::MaxIterations {
+                        // Block pivoting can cycle on a singular Gram matrix: fall back to
+                        // Lawson–Hanson, keep the better of the two points.
+                        let lh = nnls::solve_lawson_hanson(n, |a, b| p.gram(a, b), &c, 3 * n + 100);
+                        let (mut za, mut zb) = (r.z.clone(), lh.z.clone());
+                        p.project(&mut za);
+                        p.project(&mut zb);
+                        if lh.outcome == nnls::NnlsOutcome::Converged
+                            || p.residual(hat, &zb).norm() < p.residual(hat, &za).norm()
+                        {
+                            r = nnls::NnlsResult { iterations: r.iterations + lh.iterations, ..lh };
+                            method = "lawson-hanson-nnls";
+                        }
+                    }
                     let status = match r.outcome {
                         nnls::NnlsOutcome::Converged => SolveStatus::Optimal,
                         nnls::NnlsOutcome::MaxIterations => {
@@ -347,8 +362,11 @@ fn solve_at(hat: &Net, data: &Dataset, support: &[usize], tau: f64, s: &KktSetti
                     };
                     let violated =
                         p.amb.iter().enumerate().any(|(t, &(a, _))| r.z[ns + t] > r.z[a] * (1.0 + 1e-12));
-                    let info = SolverInfo { method: "active-set-nnls".into(), status, iterations: r.iterations, seconds: 0.0 };
-                    if !violated {
+                    let info = SolverInfo { method: method.into(), status, iterations: r.iterations, seconds: 0.0 };
+                    let not_converged = r.outcome != nnls::NnlsOutcome::Converged;
+                    if !violated && !not_converged {
+                        (r.z, info)
+                    } else if !violated && n > s.qp_max_vars {
                         (r.z, info)
                     } else if n <= s.qp_max_vars {
                         let mut zn = r.z.clone();
@@ -358,10 +376,10 @@ fn solve_at(hat: &Net, data: &Dataset, support: &[usize], tau: f64, s: &KktSetti
                         let en = p.residual(hat, &zn).norm();
                         let eq = p.residual(hat, &zq).norm();
                         if eq <= en {
-                            (zq, SolverInfo { method: "active-set-nnls+clarabel".into(), ..info_q })
+                            (zq, SolverInfo { method: format!("{method}+clarabel"), ..info_q })
                         } else {
                             (zn, SolverInfo {
-                                method: "active-set-nnls+clarabel".into(),
+                                method: format!("{method}+clarabel"),
                                 status: SolveStatus::NotOptimal {
                                     reason: "clarabel did not improve on the projected NNLS point".into(),
                                 },
