@@ -18,8 +18,10 @@
 //! * [`Norm::L2`]: a non-negative least-squares problem written through the Gram
 //!   matrix of the gradient columns (an empirical NTK, m×m plus the ambiguous
 //!   columns), so that no object of size k·d·m is formed. Solved by block principal
-//!   pivoting (`nnls`); when the unconstrained-μ solution violates μ ≤ λ the full QP
-//!   goes to clarabel (`qp`), and the better of the two admissible points is kept.
+//!   pivoting (`nnls`), with Lawson–Hanson as the fallback when pivoting cycles (a
+//!   singular Gram matrix); when the unconstrained-μ solution violates μ ≤ λ, or neither
+//!   NNLS converges, the full QP goes to clarabel (`qp`), and the better of the
+//!   admissible points is kept.
 //! * [`Norm::Linf`], [`Norm::L1`]: linear programs modelled with good_lp and solved by
 //!   microlp (`lp`), guarded by a size limit.
 //!
@@ -364,9 +366,7 @@ fn solve_at(hat: &Net, data: &Dataset, support: &[usize], tau: f64, s: &KktSetti
                         p.amb.iter().enumerate().any(|(t, &(a, _))| r.z[ns + t] > r.z[a] * (1.0 + 1e-12));
                     let info = SolverInfo { method: method.into(), status, iterations: r.iterations, seconds: 0.0 };
                     let not_converged = r.outcome != nnls::NnlsOutcome::Converged;
-                    if !violated && !not_converged {
-                        (r.z, info)
-                    } else if !violated && n > s.qp_max_vars {
+                    if !violated && (!not_converged || n > s.qp_max_vars) {
                         (r.z, info)
                     } else if n <= s.qp_max_vars {
                         let mut zn = r.z.clone();
