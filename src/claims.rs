@@ -11,6 +11,7 @@ use crate::construct::{self, RobustSettings};
 use crate::data::Dataset;
 use crate::io::{self, FileFormat, IoError};
 use crate::net::Net;
+use crate::{kkt, radius};
 
 /// One checked claim.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -77,7 +78,17 @@ pub const ORTHOGONAL_D8: Fixture =
 pub const ORTHOGONAL_D64_M16: Fixture =
     Fixture { name: "orthogonal-d64-m16.json", bytes: include_bytes!("../fixtures/orthogonal-d64-m16.json") };
 
+/// A network trained with the paper's protocol (loss < 1e-30, width 50, seed 1) on
+/// [`SPHERE_D50_M10`].
+pub const TRAINED_D50_M10_K50: Fixture =
+    Fixture { name: "trained-d50-m10-k50.json", bytes: include_bytes!("../fixtures/trained-d50-m10-k50.json") };
+
 impl Fixture {
+    /// Parses the fixture as a network.
+    pub fn net(&self) -> Result<Net, IoError> {
+        io::parse_net(self.name, FileFormat::Json, self.bytes)
+    }
+
     /// Parses the fixture as a dataset.
     pub fn data(&self) -> Result<Dataset, IoError> {
         io::parse_data(self.name, FileFormat::Json, self.bytes)
@@ -167,6 +178,93 @@ pub fn section51(fixture: &Fixture) -> Result<Claim, CheckError> {
     })
 }
 
+/// Theorem 3.1 (robustness): every exact L2 radius of the robust network is at least
+/// (1 − c)/4·√d. Radii use the closed reading y·N ≤ 0 (DESIGN §3).
+pub fn theorem31_radius(fixture: &Fixture) -> Result<Claim, CheckError> {
+    let data = fixture.data()?;
+    let (net, c) = construct::robust(&data, &RobustSettings::default())?;
+    let bound = (1.0 - c) / 4.0 * (data.d() as f64).sqrt();
+    let settings = radius::RadiusSettings::default();
+    let (mut min_lower, mut min_r, mut all_exact) = (f64::INFINITY, f64::INFINITY, true);
+    for i in 0..data.m() {
+        let r = radius::exact_radius(&net, &data.row(i), data.y()[i], &settings)?;
+        min_lower = min_lower.min(r.lower);
+        min_r = min_r.min(r.radius);
+        all_exact &= r.is_exact();
+    }
+    Ok(Claim {
+        source: "Theorem 3.1",
+        statement: format!("{}: every exact L2 radius of the robust network ≥ (1−c)/4·√d", fixture.name),
+        measured: format!("min radius = {min_r:.6} (certified lower {min_lower:.6}, all exact: {all_exact}), bound = {bound:.6}"),
+        passed: min_lower >= bound,
+    })
+}
+
+/// DESIGN §2's exact KKT fixture: certified with ε_rel < 1e-10, λ_j = 1/√d, so
+/// Σλ = m/√d = ‖θ̂‖²/2 (= √d when m = d).
+pub fn kkt_fixture(fixture: &Fixture) -> Result<Claim, CheckError> {
+    let data = fixture.data()?;
+    let net = construct::orthogonal_kkt(&data)?;
+    let cert = kkt::certify(&net, &data, &kkt::KktSettings::default())?;
+    let d = data.d() as f64;
+    let lam_err = cert.lambda.iter().map(|l| (l - 1.0 / d.sqrt()).abs()).fold(0.0, f64::max);
+    let want_sum = data.m() as f64 / d.sqrt();
+    Ok(Claim {
+        source: "Theorem 2.1/KKT",
+        statement: format!("{}: the orthogonal network is an exact KKT point (λ_j = 1/√d, Σλ = m/√d = ‖θ̂‖²/2)", fixture.name),
+        measured: format!(
+            "ε_rel = {:.2e}, max |λ_j − 1/√d| = {lam_err:.2e}, Σλ = {:.9} (m/√d = {want_sum:.9}), ‖θ̂‖²/2 = {:.9}",
+            cert.eps_rel, cert.lambda_sum, cert.theta_norm_sq_half
+        ),
+        passed: cert.eps_rel < 1e-10
+            && lam_err < 1e-9
+            && (cert.lambda_sum - want_sum).abs() < 1e-9
+            && (cert.theta_norm_sq_half - want_sum).abs() < 1e-9,
+    })
+}
+
+/// The robust network is not a KKT point: its negative biases cannot be matched by λ ≥ 0.
+pub fn robust_not_kkt(fixture: &Fixture) -> Result<Claim, CheckError> {
+    let data = fixture.data()?;
+    let (net, _) = construct::robust(&data, &RobustSettings::default())?;
+    let cert = kkt::certify(&net, &data, &kkt::KktSettings::default())?;
+    Ok(Claim {
+        source: "Section 5.1",
+        statement: format!("{}: the Theorem 3.1 network is far from KKT (b_j < 0 needs λ < 0)", fixture.name),
+        measured: format!("ε_rel (L2) = {:.4}", cert.eps_rel),
+        passed: cert.eps_rel > 0.1,
+    })
+}
+
+/// Theorem 4.1 (or Corollary 4.1 over the on-margin set): the hypotheses, and a finite
+/// η with N(x_i − ηz) ≤ −1 on I⁺ and N(x_i + ηz) ≥ 1 on I⁻, with ‖ηz‖ against
+/// sqrt(d/(c²m)). When the hypotheses are expected to hold (`expect_hypotheses`), the
+/// claim also requires ‖ηz‖ < √d; otherwise only a finite η (the O(·) constant is
+/// reported as `ratio`, and at small d it need not be below √d).
+pub fn theorem41(net_fixture: Option<&Fixture>, data_fixture: &Fixture, expect_hypotheses: bool) -> Result<Claim, CheckError> {
+    let data = data_fixture.data()?;
+    let (net, which) = match net_fixture {
+        Some(f) => (f.net()?, f.name.to_string()),
+        None => (construct::orthogonal_kkt(&data)?, "exact KKT network".to_string()),
+    };
+    let r = radius::theorem41(&net, &data, &radius::Theorem41Settings::default())?;
+    Ok(Claim {
+        source: if expect_hypotheses { "Theorem 4.1" } else { "Corollary 4.1" },
+        statement: format!(
+            "{} on {}: one z = η Σ y_i x_i flips every on-margin sample{}",
+            which,
+            data_fixture.name,
+            if expect_hypotheses { ", hypotheses hold" } else { "" }
+        ),
+        measured: format!(
+            "hypotheses hold: {}, ‖ηz‖ = {:.6}, scale sqrt(d/(c²m)) = {:.6}, ratio = {:.4}, √d = {:.4}, |I| = {}",
+            r.hypotheses_hold, r.z_norm, r.scale, r.ratio, (data.d() as f64).sqrt(), r.m_on_margin
+        ),
+        passed: r.conclusion_holds
+            && (!expect_hypotheses || (r.hypotheses_hold && r.z_norm < (data.d() as f64).sqrt())),
+    })
+}
+
 /// Errors of the checks themselves (a claim that fails is a result, not an error).
 #[derive(Debug, thiserror::Error)]
 pub enum CheckError {
@@ -179,6 +277,12 @@ pub enum CheckError {
     /// A network error.
     #[error("{0}")]
     Net(#[from] crate::net::NetError),
+    /// A KKT certificate could not be computed.
+    #[error("{0}")]
+    Kkt(#[from] kkt::KktError),
+    /// A radius could not be computed.
+    #[error("{0}")]
+    Radius(#[from] radius::RadiusError),
 }
 
 /// Runs every check on the shipped fixtures.
@@ -190,6 +294,13 @@ pub fn check_all() -> Result<CheckReport, CheckError> {
         theorem31_construction(&SPHERE_D100_M30)?,
         theorem31_construction(&ORTHOGONAL_D8)?,
         section51(&ORTHOGONAL_D8)?,
+        theorem31_radius(&SPHERE_D50_M10)?,
+        theorem31_radius(&ORTHOGONAL_D8)?,
+        kkt_fixture(&ORTHOGONAL_D8)?,
+        kkt_fixture(&ORTHOGONAL_D64_M16)?,
+        robust_not_kkt(&SPHERE_D50_M10)?,
+        theorem41(None, &ORTHOGONAL_D64_M16, true)?,
+        theorem41(Some(&TRAINED_D50_M10_K50), &SPHERE_D50_M10, false)?,
     ];
     let all_passed = claims.iter().all(|c| c.passed);
     Ok(CheckReport { format: "relucert/check@1", claims, all_passed })

@@ -1,7 +1,7 @@
 //! Sweep machinery: grids, sharding, resuming, torn lines, foreign directories, summaries
 //! and plots — with a stand-in run function, so these tests need no training.
 
-use std::cell::RefCell;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use relucert::experiments::{self, ExpError, Figure, Grid, RunRecord, RunSpec, ScheduleChoice, Shard};
 
@@ -48,20 +48,20 @@ fn shards_partition_the_grid_and_resume_skips_finished_runs() {
     let dir = tempfile::tempdir().unwrap();
     let grid = small_grid();
     let total = grid.runs().len();
-    let calls = RefCell::new(0usize);
-    let mut run = |s: &RunSpec| {
-        *calls.borrow_mut() += 1;
+    let calls = AtomicUsize::new(0);
+    let run = |s: &RunSpec| {
+        calls.fetch_add(1, Ordering::SeqCst);
         fake_run(s)
     };
     let mut ran = 0;
     for i in 0..3 {
-        let out = experiments::sweep(dir.path(), &grid, Shard { i, n: 3 }, &mut run, &mut |_| {}).unwrap();
+        let out = experiments::sweep(dir.path(), &grid, Shard { i, n: 3 }, 1 + i, &run, &mut |_| {}).unwrap();
         ran += out.ran;
     }
     assert_eq!(ran, total);
-    assert_eq!(*calls.borrow(), total);
+    assert_eq!(calls.load(Ordering::SeqCst), total);
     // A second pass over the whole grid runs nothing.
-    let out = experiments::sweep(dir.path(), &grid, Shard::ALL, &mut run, &mut |_| {}).unwrap();
+    let out = experiments::sweep(dir.path(), &grid, Shard::ALL, 2, &run, &mut |_| {}).unwrap();
     assert_eq!((out.ran, out.skipped, out.missing), (0, total, 0));
     assert_eq!(experiments::read_records(dir.path()).unwrap().len(), total);
 }
@@ -70,16 +70,14 @@ fn shards_partition_the_grid_and_resume_skips_finished_runs() {
 fn interrupted_sweep_loses_at_most_the_run_in_progress() {
     let dir = tempfile::tempdir().unwrap();
     let grid = small_grid();
-    let mut n = 0;
-    let mut failing = |s: &RunSpec| {
-        n += 1;
-        if n == 3 {
+    let failing = |s: &RunSpec| {
+        if s.index == 2 {
             Err(ExpError::Run { key: s.key(), message: "interrupted".into() })
         } else {
             fake_run(s)
         }
     };
-    assert!(experiments::sweep(dir.path(), &grid, Shard::ALL, &mut failing, &mut |_| {}).is_err());
+    assert!(experiments::sweep(dir.path(), &grid, Shard::ALL, 1, &failing, &mut |_| {}).is_err());
     assert_eq!(experiments::read_records(dir.path()).unwrap().len(), 2);
     // Simulate a torn last line from a kill during the write.
     let f = dir.path().join("runs-0-of-1.jsonl");
@@ -87,7 +85,7 @@ fn interrupted_sweep_loses_at_most_the_run_in_progress() {
     text.push_str("{\"key\":\"d=4,a=0.5");
     std::fs::write(&f, text).unwrap();
     assert_eq!(experiments::read_records(dir.path()).unwrap().len(), 2);
-    let out = experiments::sweep(dir.path(), &grid, Shard::ALL, &mut fake_run, &mut |_| {}).unwrap();
+    let out = experiments::sweep(dir.path(), &grid, Shard::ALL, 2, &fake_run, &mut |_| {}).unwrap();
     assert_eq!(out.ran, grid.runs().len() - 2);
     assert_eq!(experiments::read_records(dir.path()).unwrap().len(), grid.runs().len());
 }

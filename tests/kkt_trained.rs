@@ -1,9 +1,10 @@
 //! KKT certificates of trained networks: ε_rel falls as training goes on.
 //!
-//! The `train` module is written in parallel on another branch, so this test carries its
-//! own reference trainer: full-batch gradient descent on the exponential loss
-//! L(θ) = Σ_i exp(−q_i), with the gradient-normalised step η·∇/‖∇‖ (so the step keeps pace with the
-//! vanishing gradient, the spirit of the paper's increasing learning rate).
+//! Two trainers: a self-contained reference (written while the `train` module was still
+//! on its own branch): full-batch gradient descent on the exponential loss
+//! L(θ) = Σ_i exp(−q_i) with the gradient-normalised step η·∇/‖∇‖ (so the step keeps
+//! pace with the vanishing gradient, the spirit of the paper's increasing learning
+//! rate); and the toolkit's own `relucert::train`.
 
 use nalgebra::{DMatrix, DVector};
 use relucert::data::{Generator, Rng};
@@ -94,4 +95,41 @@ fn eps_rel_falls_along_training() {
     assert!(fine[1] < fine[0] && fine[2] < fine[1], "eps_rel(tau=1e-9) does not fall: {fine:?}");
     assert!(coarse[1] < coarse[0] && coarse[2] < coarse[1], "eps_rel(tau=1e-3) does not fall: {coarse:?}");
     assert!(coarse[2] < 0.1, "eps_rel(tau=1e-3) at the end: {}", coarse[2]);
+}
+
+/// The same check with the toolkit's own trainer (`relucert::train`, merged while this
+/// module was written): exponential loss, the loss-normalised fast schedule, trained to
+/// log10 L = −30 (the paper's target), −300 and −3000, each stage resuming from the last.
+///
+/// Measured: ε_rel at τ = 1e-9 is 0.717, 0.674, 0.736 (not monotone: the residual is
+/// dominated by near-kinks, as DESIGN §2 warns), while at τ = 1e-3 it falls
+/// 0.152 → 0.127 → 0.093. The assertion is on the τ = 1e-3 and 1e-2 entries.
+#[test]
+fn eps_rel_falls_with_the_toolkit_trainer() {
+    use relucert::train::{self, TrainSettings};
+    let (m, d, k) = (16usize, 8usize, 24usize);
+    let data = Generator::Sphere.generate(d, m, 3).unwrap();
+    let mut net = train::init_net(d, k, true, 5, 1.0).unwrap();
+    let mut results = Vec::new();
+    for target in [-30.0, -300.0, -3000.0] {
+        let s = TrainSettings { target_log10_loss: target, max_iters: 2_000_000, ..TrainSettings::default() };
+        let out = train::train(&data, net, &s, &mut |_| {}).unwrap();
+        net = out.net;
+        let rep = kkt::certify(&net, &data, &KktSettings::default()).unwrap();
+        assert!(kkt::verify(&net, &data, &rep).unwrap().holds);
+        let at = |tau: f64| rep.tau_profile.iter().find(|t| t.tau == tau).and_then(|t| t.eps_rel).unwrap();
+        eprintln!(
+            "log10 L ≤ {target}: iterations {}, stop {:?}, eps_rel {:.4e} (tau 1e-3: {:.4e}, 1e-2: {:.4e}), support {}",
+            out.report.iterations,
+            out.stop,
+            rep.eps_rel,
+            at(1e-3),
+            at(1e-2),
+            rep.support.len()
+        );
+        results.push((at(1e-3), at(1e-2)));
+    }
+    for w in results.windows(2) {
+        assert!(w[1].0 < w[0].0 && w[1].1 < w[0].1, "eps_rel at tau 1e-3 / 1e-2 does not fall: {results:?}");
+    }
 }

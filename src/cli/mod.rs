@@ -20,6 +20,9 @@ mod construct;
 mod demo;
 mod eval;
 mod gen;
+mod reproduce;
+mod train;
+mod kkt;
 mod radius;
 mod theorem41;
 
@@ -38,6 +41,9 @@ pub enum CliError {
     /// A construction refused the data.
     #[error("{0}")]
     Construct(#[from] crate::construct::ConstructError),
+    /// A sweep failed.
+    #[error("{0}")]
+    Experiment(#[from] crate::experiments::ExpError),
     /// A claim checker could not run.
     #[error("{0}")]
     Check(#[from] crate::claims::CheckError),
@@ -50,6 +56,28 @@ pub enum CliError {
         total: usize,
         /// The report, printed before the error.
         output: Box<Output>,
+    },
+    /// Bad training settings or inputs.
+    #[error("{0}")]
+    Train(#[from] crate::train::TrainError),
+    /// Training ended without reaching its target for a reason that needs attention
+    /// (non-finite values, inseparable data, no progress); the best network so far and
+    /// the report were written.
+    #[error("training stopped: {message}")]
+    TrainFailed {
+        /// The stop reason in words.
+        message: String,
+        /// The report, printed before the error.
+        output: Box<Output>,
+    },
+    /// A KKT certificate could not be computed or checked.
+    #[error("{0}")]
+    Kkt(#[from] crate::kkt::KktError),
+    /// A KKT certificate does not hold (the message carries the measured residual).
+    #[error("{summary}")]
+    KktFails {
+        /// One-line verification summary.
+        summary: String,
     },
     /// A radius or Theorem 4.1 computation refused its input.
     #[error("{0}")]
@@ -123,12 +151,20 @@ pub enum Command {
     Eval(eval::EvalArgs),
     /// The paper's story in one table.
     Demo(demo::DemoArgs),
+    /// Certify how close a network is to a KKT point of the max-margin problem.
+    Kkt(kkt::KktArgs),
+    /// Re-check a saved KKT certificate independently of the solver.
+    VerifyKkt(kkt::VerifyKktArgs),
     /// Exact, ray or Figure 1 L2 robustness radii.
     Radius(radius::RadiusArgs),
     /// Theorem 4.1's universal perturbation η·z on θ̂, and its hypotheses.
     Theorem41(theorem41::Theorem41Args),
     /// Check every claim of the paper on shipped fixtures (non-zero exit if one fails).
     Check(check::CheckArgs),
+    /// Reproduce the paper's Figures 1(a), 1(b) and 2 (resumable, shardable sweeps).
+    Reproduce(reproduce::ReproduceArgs),
+    /// Train a network by gradient descent until the loss is tiny.
+    Train(train::TrainArgs),
 }
 
 /// Runs a parsed command.
@@ -139,6 +175,10 @@ pub fn run(cli: &Cli, ctx: &Ctx) -> Result<Output, CliError> {
         Command::Eval(a) => eval::run(a, ctx),
         Command::Demo(a) => demo::run(a, ctx),
         Command::Check(a) => check::run(a, ctx),
+        Command::Reproduce(a) => reproduce::run(a, ctx),
+        Command::Train(a) => train::run(a, ctx),
+        Command::Kkt(a) => kkt::run(a, ctx),
+        Command::VerifyKkt(a) => kkt::run_verify(a, ctx),
         Command::Radius(a) => radius::run(a, ctx),
         Command::Theorem41(a) => theorem41::run(a, ctx),
     }
@@ -160,7 +200,7 @@ pub fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            if let CliError::ClaimsFailed { output, .. } = &e {
+            if let CliError::ClaimsFailed { output, .. } | CliError::TrainFailed { output, .. } = &e {
                 print_output(output, &ctx);
             }
             let msg = e.to_string().replace('\n', " ");

@@ -22,10 +22,10 @@ pub(crate) fn nonzeros(p: &Problem) -> usize {
         .map(|a| p.xs.row(a).iter().filter(|t| **t != 0.0).count() + usize::from(p.bias))
         .collect();
     let mut nnz = 0usize;
-    for a in 0..ns {
+    for (a, &row) in per_row.iter().enumerate() {
         for j in 0..k {
             if p.on[a * k + j] {
-                nnz += per_row[a];
+                nnz += row;
             }
             if p.sig[(a, j)] > 0.0 {
                 nnz += 1;
@@ -47,10 +47,10 @@ pub(crate) fn solve(p: &Problem, hat: &Net, norm: Norm, time_limit: f64) -> Resu
     let mut rows: Vec<Expression> = theta.iter().map(|&t| Expression::from(t)).collect();
     // Per neuron: the samples that contribute to its (w_j, b_j) block, with variable.
     let mut contrib: Vec<Vec<(usize, Variable)>> = vec![Vec::new(); k];
-    for a in 0..ns {
+    for (a, &za) in z.iter().take(ns).enumerate() {
         for (j, list) in contrib.iter_mut().enumerate() {
             if p.on[a * k + j] {
-                list.push((a, z[a]));
+                list.push((a, za));
             }
         }
     }
@@ -75,11 +75,11 @@ pub(crate) fn solve(p: &Problem, hat: &Net, norm: Norm, time_limit: f64) -> Resu
         }
     }
     let voff = k * d + if p.bias { k } else { 0 };
-    for a in 0..ns {
+    for (a, &za) in z.iter().take(ns).enumerate() {
         for j in 0..k {
             let s = p.sig[(a, j)];
             if s > 0.0 {
-                rows[voff + j].add_mul(-p.y[a] * s, z[a]);
+                rows[voff + j].add_mul(-p.y[a] * s, za);
             }
         }
     }

@@ -161,6 +161,9 @@ impl KktReport {
             for t in &self.tau_profile {
                 let e = t.eps_rel.map_or("skipped".to_string(), |x| format!("{x:.4e}"));
                 s += &format!("                   {:<10.0e} {e:<12} {}\n", t.tau, t.ambiguous_pairs);
+                if let Some(note) = &t.note {
+                    s += &format!("                     ({note})\n");
+                }
             }
         }
         s
@@ -284,7 +287,7 @@ pub(super) fn verify(net: &Net, data: &Dataset, report: &KktReport) -> Result<Ve
         in_support[i] = true;
         if let Some(slack) = report.slack {
             let limit = (1.0 + slack) * (1.0 + VERIFY_REL_TOL);
-            if !(qhat[i] <= limit) {
+            if !within(qhat[i], limit) {
                 failures.push(VerifyFailure::NotOnMargin { sample: i, margin: qhat[i] });
             }
         }
@@ -312,7 +315,7 @@ pub(super) fn verify(net: &Net, data: &Dataset, report: &KktReport) -> Result<Ve
         let x = data.row(i);
         let u = hat.preactivation_one(j, &x);
         let thr = report.tau * hat.kink_scale(j, &x) * (1.0 + VERIFY_REL_TOL);
-        if !(u.abs() <= thr) {
+        if !within(u.abs(), thr) {
             failures.push(fail(format!("|u| = {:e} > tau·scale = {thr:e}: not a kink", u.abs())));
             continue;
         }
@@ -342,11 +345,11 @@ pub(super) fn verify(net: &Net, data: &Dataset, report: &KktReport) -> Result<Ve
     let eps_measured = report.norm.of(&r);
     let theta_norm = report.norm.of(&theta);
     let eps_tol = report.eps * (1.0 + VERIFY_REL_TOL) + VERIFY_ABS_TOL * theta_norm;
-    if !(eps_measured <= eps_tol) {
+    if !within(eps_measured, eps_tol) {
         failures.push(VerifyFailure::Residual { measured: eps_measured, stated: report.eps });
     }
     let delta_tol = report.delta + VERIFY_REL_TOL * report.delta.abs() + VERIFY_ABS_TOL * lambda_abs.max(1.0);
-    if !(delta_measured <= delta_tol) {
+    if !within(delta_measured, delta_tol) {
         failures.push(VerifyFailure::Delta { measured: delta_measured, stated: report.delta });
     }
     Ok(Verification {
@@ -358,4 +361,9 @@ pub(super) fn verify(net: &Net, data: &Dataset, report: &KktReport) -> Result<Ve
         delta_stated: report.delta,
         failures,
     })
+}
+
+/// `x ≤ limit`, false when either is NaN (so a NaN never passes a check).
+fn within(x: f64, limit: f64) -> bool {
+    x <= limit
 }

@@ -80,6 +80,42 @@ pub(crate) enum Mode {
 /// Rows per parallel task in the element-wise passes.
 const ROW_CHUNK: usize = 16;
 
+/// Element-wise passes over fewer than this many entries of `U` run on one thread.
+const PARALLEL_ELEMENTS: usize = 1 << 18;
+
+/// `Σ_j v_j relu(u_j)` with eight partial sums (vectorisable; fixed order, so
+/// deterministic).
+#[inline]
+fn relu_dot<T: Real>(u: &[T], v: &[T]) -> T {
+    let z = T::default();
+    let mut acc = [z; 8];
+    let (uc, vc) = (u.chunks_exact(8), v.chunks_exact(8));
+    let (ur, vr) = (uc.remainder(), vc.remainder());
+    for (a, b) in uc.zip(vc) {
+        for l in 0..8 {
+            let t = a[l];
+            acc[l] += b[l] * if t > z { t } else { z };
+        }
+    }
+    for (l, (&t, &w)) in ur.iter().zip(vr).enumerate() {
+        acc[l] += w * if t > z { t } else { z };
+    }
+    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]))
+}
+
+/// Runs `pass` over blocks of `ROW_CHUNK` rows of `u` (row length k) and of `q`,
+/// in parallel or not.
+fn rows_pass<T: Real, F>(u: &mut [T], q: &mut [f64], k: usize, par: bool, pass: F)
+where
+    F: Fn((usize, (&mut [T], &mut [f64]))) + Sync + Send,
+{
+    if par {
+        u.par_chunks_mut(k * ROW_CHUNK).zip(q.par_chunks_mut(ROW_CHUNK)).enumerate().for_each(pass);
+    } else {
+        u.chunks_mut(k * ROW_CHUNK).zip(q.chunks_mut(ROW_CHUNK)).enumerate().for_each(pass);
+    }
+}
+
 /// Parameters of the network in kernel precision.
 #[derive(Clone)]
 pub(crate) struct Params<T> {
@@ -186,6 +222,12 @@ impl<T: Real> Engine<T> {
         e
     }
 
+    /// Whether the element-wise passes are worth splitting across threads (small
+    /// passes cost less than waking the pool).
+    fn elementwise_parallel(&self) -> bool {
+        self.par != Par::Seq && self.m * self.k >= PARALLEL_ELEMENTS
+    }
+
     /// `U = X Wᵀ + b`, margins, for the current parameters from scratch.
     fn forward_current(&mut self) {
         let (m, d, k) = (self.m, self.d, self.k);
@@ -193,7 +235,8 @@ impl<T: Real> Engine<T> {
         let wr = MatRef::from_row_major_slice(&self.cur.w, k, d);
         matmul(MatMut::from_row_major_slice_mut(&mut self.u, m, k), Accum::Replace, xr, wr.transpose(), T::of(1.0), self.par);
         let bias = self.bias.then_some(&self.cur.b[..]);
-        finish_pass(&mut self.u, bias, T::of(1.0), &self.cur.v, &self.y, &mut self.q, k);
+        let par = self.elementwise_parallel();
+        finish_pass(&mut self.u, bias, T::of(1.0), &self.cur.v, &self.y, &mut self.q, k, par);
     }
 
     /// `ln` of the loss over `batch` (all samples when `None`) at margins `q`.
@@ -232,20 +275,27 @@ impl<T: Real> Engine<T> {
         let s = self.active.len();
         self.g.resize(s * k, T::default());
         let (u, v, y, r, active) = (&self.u, &self.cur.v, &self.y, &self.r, &self.active);
-        self.g.par_chunks_mut(k * ROW_CHUNK).enumerate().for_each(|(ci, chunk)| {
+        let build = |(ci, chunk): (usize, &mut [T])| {
             for (o, grow) in chunk.chunks_mut(k).enumerate() {
                 let i = active[ci * ROW_CHUNK + o];
                 let a = T::of(-y[i] * r[i]);
                 let urow = &u[i * k..(i + 1) * k];
-                for j in 0..k {
-                    grow[j] = if urow[j] > T::default() { a * v[j] } else { T::default() };
+                let z = T::default();
+                for ((g, &uu), &vv) in grow.iter_mut().zip(urow).zip(v) {
+                    *g = if uu > z { a * vv } else { z };
                 }
             }
-        });
+        };
+        if self.elementwise_parallel() {
+            self.g.par_chunks_mut(k * ROW_CHUNK).enumerate().for_each(build);
+        } else {
+            self.g.chunks_mut(k * ROW_CHUNK).enumerate().for_each(build);
+        }
         // db_j = Σ_s G_sj, dv_j = Σ_s a_s relu(u_sj), in f64, parallel over columns.
+        let par = self.elementwise_parallel();
         let g = &self.g;
-        let cols = k.div_ceil(2).max(1);
-        self.db.par_chunks_mut(cols).zip(self.dv.par_chunks_mut(cols)).enumerate().for_each(|(c, (db, dv))| {
+        let cols = if par { k.div_ceil(2).max(1) } else { k.max(1) };
+        let reduce = |(c, (db, dv)): (usize, (&mut [f64], &mut [f64]))| {
             let j0 = c * cols;
             db.iter_mut().for_each(|t| *t = 0.0);
             dv.iter_mut().for_each(|t| *t = 0.0);
@@ -253,15 +303,18 @@ impl<T: Real> Engine<T> {
                 let a = -y[i] * r[i];
                 let grow = &g[sidx * k + j0..sidx * k + j0 + db.len()];
                 let urow = &u[i * k + j0..i * k + j0 + db.len()];
-                for t in 0..db.len() {
-                    db[t] += grow[t].f();
-                    let uu = urow[t].f();
-                    if uu > 0.0 {
-                        dv[t] += a * uu;
-                    }
+                for (((dbt, dvt), &gg), &uu) in db.iter_mut().zip(dv.iter_mut()).zip(grow).zip(urow) {
+                    *dbt += gg.f();
+                    let h = uu.f();
+                    *dvt += a * if h > 0.0 { h } else { 0.0 };
                 }
             }
-        });
+        };
+        if par {
+            self.db.par_chunks_mut(cols).zip(self.dv.par_chunks_mut(cols)).enumerate().for_each(reduce);
+        } else {
+            reduce((0, (&mut self.db[..], &mut self.dv[..])));
+        }
         if !self.bias {
             self.db.iter_mut().for_each(|t| *t = 0.0);
         }
@@ -307,7 +360,8 @@ impl<T: Real> Engine<T> {
                 let wr = MatRef::from_row_major_slice(&self.prop.w, k, d);
                 matmul(MatMut::from_row_major_slice_mut(&mut self.u2, m, k), Accum::Replace, xr, wr.transpose(), T::of(1.0), self.par);
                 let bias = self.bias.then_some(&self.prop.b[..]);
-                finish_pass(&mut self.u2, bias, T::of(1.0), &self.prop.v, &self.y, &mut self.q2, k);
+                let par = self.elementwise_parallel();
+                finish_pass(&mut self.u2, bias, T::of(1.0), &self.prop.v, &self.y, &mut self.q2, k, par);
             }
             Mode::Gram => {
                 if s > 0 {
@@ -324,7 +378,8 @@ impl<T: Real> Engine<T> {
                 for j in 0..k {
                     self.bshift[j] = T::of(-step * self.db[j]);
                 }
-                finish_pass_gram(&mut self.u2, &self.u, &self.bshift, &self.prop.v, &self.y, &mut self.q2, k);
+                let par = self.elementwise_parallel();
+                finish_pass_gram(&mut self.u2, &self.u, &self.bshift, &self.prop.v, &self.y, &mut self.q2, k, par);
             }
         }
         self.q2.iter().all(|t| t.is_finite())
@@ -390,50 +445,35 @@ impl<T: Real> Engine<T> {
 
 /// Adds the bias (scaled by `bscale`) to `u`, then margins `q_i = y_i Σ_j v_j relu(u_ij)`.
 #[allow(clippy::too_many_arguments)]
-fn finish_pass<T: Real>(u: &mut [T], bias: Option<&[T]>, bscale: T, v: &[T], y: &[f64], q: &mut [f64], k: usize) {
-    u.par_chunks_mut(k * ROW_CHUNK).zip(q.par_chunks_mut(ROW_CHUNK)).enumerate().for_each(|(ci, (uc, qc))| {
+fn finish_pass<T: Real>(u: &mut [T], bias: Option<&[T]>, bscale: T, v: &[T], y: &[f64], q: &mut [f64], k: usize, par: bool) {
+    let pass = |(ci, (uc, qc)): (usize, (&mut [T], &mut [f64]))| {
         for (o, (urow, qi)) in uc.chunks_mut(k).zip(qc.iter_mut()).enumerate() {
             let i = ci * ROW_CHUNK + o;
-            let mut acc = T::default();
-            match bias {
-                Some(b) => {
-                    for j in 0..k {
-                        let t = urow[j] + bscale * b[j];
-                        urow[j] = t;
-                        if t > T::default() {
-                            acc += v[j] * t;
-                        }
-                    }
-                }
-                None => {
-                    for j in 0..k {
-                        let t = urow[j];
-                        if t > T::default() {
-                            acc += v[j] * t;
-                        }
-                    }
+            if let Some(b) = bias {
+                for (t, &bj) in urow.iter_mut().zip(b) {
+                    *t = *t + bscale * bj;
                 }
             }
+            let acc = relu_dot(urow, v);
             *qi = y[i] * acc.f();
         }
-    });
+    };
+    rows_pass(u, q, k, par, pass);
 }
 
 /// Gram mode: `u2 ← u2 + u + shift` row by row, then margins with `v`.
-fn finish_pass_gram<T: Real>(u2: &mut [T], u: &[T], shift: &[T], v: &[T], y: &[f64], q: &mut [f64], k: usize) {
-    u2.par_chunks_mut(k * ROW_CHUNK).zip(q.par_chunks_mut(ROW_CHUNK)).enumerate().for_each(|(ci, (uc, qc))| {
+#[allow(clippy::too_many_arguments)]
+fn finish_pass_gram<T: Real>(u2: &mut [T], u: &[T], shift: &[T], v: &[T], y: &[f64], q: &mut [f64], k: usize, par: bool) {
+    let pass = |(ci, (uc, qc)): (usize, (&mut [T], &mut [f64]))| {
         for (o, (urow, qi)) in uc.chunks_mut(k).zip(qc.iter_mut()).enumerate() {
             let i = ci * ROW_CHUNK + o;
             let base = &u[i * k..(i + 1) * k];
-            let mut acc = T::default();
-            for j in 0..k {
-                let t = urow[j] + base[j] + shift[j];
-                urow[j] = t;
-                if t > T::default() {
-                    acc += v[j] * t;
-                }
+            for ((t, &bj), &sj) in urow.iter_mut().zip(base).zip(shift) {
+                *t = *t + bj + sj;
             }
+            let acc = relu_dot(urow, v);
             *qi = y[i] * acc.f();
         }
-    });
+    };
+    rows_pass(u2, q, k, par, pass);
 }

@@ -54,7 +54,7 @@ pub(crate) fn log_sum_exp(values: impl Iterator<Item = f64> + Clone) -> f64 {
             max = t;
         }
     }
-    if max == f64::NEG_INFINITY || max == f64::INFINITY {
+    if max.is_infinite() {
         return max;
     }
     let s: f64 = values.map(|t| (t - max).exp()).sum();

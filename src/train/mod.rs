@@ -276,7 +276,7 @@ impl TrainSettings {
                 }
             }
             Schedule::Fast { start, grow, shrink, max_step } => {
-                if !(max_step > 0.0) {
+                if max_step.is_nan() || max_step <= 0.0 {
                     return bad("schedule.max_step", max_step.to_string(), "must be positive");
                 }
                 if !(start.is_finite() && start > 0.0) {

@@ -1,0 +1,209 @@
+//! `relucert reproduce`: the paper's Figures 1(a), 1(b) and 2, resumable and shardable.
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+use serde::Serialize;
+
+use super::{CliError, Ctx, Output};
+use crate::experiments::{self, Figure, Grid, ScheduleChoice, Shard, SweepEvent};
+
+/// What to reproduce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Target {
+    /// Figure 1(a): c* against d for m = d^α (α ∈ {0.5, 0.8, 1, 1.2, 1.5}), width 1000.
+    Fig1a,
+    /// Figure 1(b): c* against d for m = d and widths 100 … 8000.
+    Fig1b,
+    /// Figure 2: samples on the margin (the runs of Figure 1(a)).
+    Fig2,
+    /// Combine the shards found in DIR into runs.jsonl, summary.csv and the plot.
+    Merge,
+}
+
+/// Training schedule of the sweep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ScheduleArg {
+    /// The paper's protocol (lr 1e-5, ×1.1 every 100 iterations).
+    Paper,
+    /// The toolkit's fast loss-normalised schedule.
+    Fast,
+}
+
+/// Arguments of `reproduce`.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  relucert reproduce fig1a --quick --out runs/fig1a-quick
+  relucert reproduce fig1b --out runs/fig1b --shard $SLURM_ARRAY_TASK_ID/16
+  relucert reproduce merge runs/fig1b")]
+pub struct ReproduceArgs {
+    /// Figure (or `merge`).
+    pub target: Target,
+    /// For `merge`: the sweep directory.
+    pub dir: Option<PathBuf>,
+    /// A reduced grid that runs in minutes on 2 cores and still shows the effect.
+    #[arg(long)]
+    pub quick: bool,
+    /// Output directory (default: reproduce-out/<figure>[-quick]).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Run only shard i of n (0 ≤ i < n): runs whose grid index ≡ i mod n.
+    #[arg(long)]
+    pub shard: Option<String>,
+    /// Runs at once (default: 2 for --quick, each on one thread; else 1 run on 2 threads).
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Training schedule (default: the paper's).
+    #[arg(long, value_enum, default_value_t = ScheduleArg::Paper)]
+    pub schedule: ScheduleArg,
+}
+
+#[derive(Serialize)]
+struct ReproduceReport {
+    format: &'static str,
+    figure: &'static str,
+    dir: String,
+    ran: usize,
+    skipped: usize,
+    missing: usize,
+    runs_total: usize,
+    summary_csv: Option<String>,
+    plot: Option<String>,
+    rows: Vec<experiments::SummaryRow>,
+    wall_seconds: f64,
+}
+
+/// Summary rows, the CSV and plot written (if any runs exist), and runs still missing.
+struct Finished {
+    rows: Vec<experiments::SummaryRow>,
+    csv: Option<String>,
+    svg: Option<String>,
+    missing: usize,
+}
+
+fn finish(figure: Figure, dir: &std::path::Path, grid: &Grid) -> Result<Finished, CliError> {
+    let records = experiments::read_records(dir)?;
+    let keys: std::collections::HashSet<String> = records.iter().map(|r| r.key.clone()).collect();
+    let missing = grid.runs().iter().filter(|r| !keys.contains(&r.key())).count();
+    experiments::write_merged(dir, &records)?;
+    let rows = experiments::summarize(&records, figure == Figure::Fig1b);
+    if records.is_empty() {
+        return Ok(Finished { rows, csv: None, svg: None, missing });
+    }
+    let csv = dir.join("summary.csv");
+    experiments::write_summary_csv(&csv, &rows)?;
+    let svg = dir.join(format!("{}.svg", figure.name()));
+    experiments::plot(&svg, figure, &rows)?;
+    Ok(Finished { rows, csv: Some(csv.display().to_string()), svg: Some(svg.display().to_string()), missing })
+}
+
+fn table(rows: &[experiments::SummaryRow]) -> String {
+    let mut s = String::from("group        d      m  runs   c* mean ± std        √d   on-margin  off-margin\n");
+    for r in rows {
+        s.push_str(&format!(
+            "{:<6}{:>6} {:>5} {:>6} {:>5}  {:>8.4} ± {:<8.4} {:>7.3}  {:>9.3}  {:>10.1}\n",
+            r.group_kind, r.group, r.d, r.m, r.runs, r.c_star_mean, r.c_star_std, r.sqrt_d, r.on_margin_fraction_mean, r.off_margin_mean
+        ));
+    }
+    s
+}
+
+/// Runs `reproduce`.
+pub fn run(a: &ReproduceArgs, ctx: &Ctx) -> Result<Output, CliError> {
+    let start = std::time::Instant::now();
+    let (figure, dir, grid, outcome) = if a.target == Target::Merge {
+        let dir = a.dir.clone().or_else(|| a.out.clone()).ok_or_else(|| CliError::Usage("reproduce merge needs the sweep directory: relucert reproduce merge DIR".into()))?;
+        let grid = experiments::read_grid(&dir)?;
+        let figure = if grid.alphas.is_empty() { Figure::Fig1b } else { Figure::Fig1a };
+        (figure, dir, grid, None)
+    } else {
+        if a.dir.is_some() {
+            return Err(CliError::Usage("a directory argument is only for `reproduce merge`; use --out DIR".into()));
+        }
+        let figure = match a.target {
+            Target::Fig1a => Figure::Fig1a,
+            Target::Fig1b => Figure::Fig1b,
+            _ => Figure::Fig2,
+        };
+        let schedule = match a.schedule {
+            ScheduleArg::Paper => ScheduleChoice::Paper,
+            ScheduleArg::Fast => ScheduleChoice::Fast,
+        };
+        let grid = Grid::paper(figure, a.quick, schedule);
+        let shard = match &a.shard {
+            Some(s) => Shard::parse(s)?,
+            None => Shard::ALL,
+        };
+        let dir = a.out.clone().unwrap_or_else(|| {
+            PathBuf::from("reproduce-out").join(format!("{}{}", figure.name(), if a.quick { "-quick" } else { "" }))
+        });
+        let bar = ctx.progress.then(|| {
+            let b = indicatif::ProgressBar::new(0);
+            b.set_style(
+                indicatif::ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} runs  {msg}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            b
+        });
+        let mut progress = |ev: SweepEvent| {
+            if let Some(b) = &bar {
+                match ev {
+                    SweepEvent::Start { todo, .. } => b.set_length(todo as u64),
+                    SweepEvent::RunStart(s) => b.set_message(s.key()),
+                    SweepEvent::RunEnd(r) => {
+                        b.inc(1);
+                        b.println(format!(
+                            "{}: c* = {}, on margin {}/{}, {:.1}s",
+                            r.key,
+                            r.c_star.map_or("inf".into(), |c| format!("{c:.4}")),
+                            r.on_margin,
+                            r.spec.m,
+                            r.wall_seconds
+                        ));
+                    }
+                }
+            }
+        };
+        let jobs = a.jobs.unwrap_or(if a.quick { 2 } else { 1 });
+        if jobs == 0 {
+            return Err(CliError::Usage("--jobs must be at least 1".into()));
+        }
+        let threads = if jobs > 1 { 1 } else { 2 };
+        let g = grid.clone();
+        let run = move |spec: &experiments::RunSpec| experiments::run_one(spec, &g, threads);
+        let outcome = experiments::sweep(&dir, &grid, shard, jobs, &run, &mut progress)?;
+        if let Some(b) = &bar {
+            b.finish_and_clear();
+        }
+        (figure, dir, grid, Some(outcome))
+    };
+    let Finished { rows, csv, svg, missing } = finish(figure, &dir, &grid)?;
+    let (ran, skipped) = outcome.as_ref().map_or((0, 0), |o| (o.ran, o.skipped));
+    let report = ReproduceReport {
+        format: "relucert/reproduce@1",
+        figure: figure.name(),
+        dir: dir.display().to_string(),
+        ran,
+        skipped,
+        missing,
+        runs_total: grid.runs().len(),
+        summary_csv: csv.clone(),
+        plot: svg.clone(),
+        rows,
+        wall_seconds: start.elapsed().as_secs_f64(),
+    };
+    let mut human = format!(
+        "{}: {} runs now, {} already done, {} of {} still missing (other shards?) in {}\n",
+        figure.name(),
+        ran,
+        skipped,
+        missing,
+        report.runs_total,
+        dir.display()
+    );
+    human.push_str(&table(&report.rows));
+    if let (Some(c), Some(s)) = (&csv, &svg) {
+        human.push_str(&format!("wrote {c} and {s}\n"));
+    }
+    Ok(Output::new(&report, human))
+}

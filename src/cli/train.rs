@@ -1,0 +1,292 @@
+//! `relucert train`: gradient descent to a tiny loss (DESIGN §7, issue 3).
+
+use std::path::{Path, PathBuf};
+
+use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+
+use super::{fmt_num, CliError, Ctx, Output};
+use crate::io;
+use crate::train::{self, Dtype, Kernel, Loss, Schedule, TrainReport, TrainSettings};
+
+/// Loss choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LossArg {
+    /// e^{−q} (the paper's).
+    Exp,
+    /// ln(1 + e^{−q}).
+    Logistic,
+}
+
+/// Schedule choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ScheduleArg {
+    /// The paper's: lr 1e-5 × 1.1 every 100 iterations (--lr-start, --lr-factor, --lr-period).
+    Paper,
+    /// Loss-normalised steps α/L with backtracking (--grow, --shrink, --max-step).
+    Fast,
+}
+
+/// Arithmetic precision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DtypeArg {
+    /// Double precision.
+    F64,
+    /// Single precision.
+    F32,
+}
+
+/// Kernel choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KernelArg {
+    /// Pick by cost.
+    Auto,
+    /// Two products per step.
+    Direct,
+    /// One product per step through K = X Xᵀ.
+    Gram,
+}
+
+/// Arguments of `train`.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  relucert train --data d.json --width 1000 -o n.json\n  relucert train --data d.json --width 1000 --schedule paper --target-loss 1e-30 -o n.json --json")]
+pub struct TrainArgs {
+    /// Dataset file.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Width k (number of hidden neurons); taken from --resume when omitted there.
+    #[arg(long)]
+    pub width: Option<usize>,
+    /// Loss.
+    #[arg(long, value_enum, default_value_t = LossArg::Exp)]
+    pub loss: LossArg,
+    /// Learning-rate schedule.
+    #[arg(long, value_enum, default_value_t = ScheduleArg::Fast)]
+    pub schedule: ScheduleArg,
+    /// Initial learning rate (both schedules: the first step is start·∇L).
+    #[arg(long, default_value_t = 1e-5)]
+    pub lr_start: f64,
+    /// Paper schedule: factor of each increase.
+    #[arg(long, default_value_t = 1.1)]
+    pub lr_factor: f64,
+    /// Paper schedule: iterations between increases.
+    #[arg(long, default_value_t = 100)]
+    pub lr_period: u64,
+    /// Fast schedule: α multiplier after an accepted step.
+    #[arg(long, default_value_t = 1.05)]
+    pub grow: f64,
+    /// Fast schedule: α multiplier after a rejected step.
+    #[arg(long, default_value_t = 0.5)]
+    pub shrink: f64,
+    /// Fast schedule: largest α (step in units of ∇L/L).
+    #[arg(long, default_value_t = 1.0)]
+    pub max_step: f64,
+    /// Stop when the loss is below this (any exponent, e.g. 1e-400).
+    #[arg(long, default_value = "1e-30")]
+    pub target_loss: String,
+    /// Largest number of proposed steps.
+    #[arg(long, default_value_t = 10_000_000)]
+    pub max_iters: u64,
+    /// Wall-clock budget in seconds.
+    #[arg(long)]
+    pub time_limit: Option<f64>,
+    /// Minibatch size (full batch when omitted or ≥ m).
+    #[arg(long)]
+    pub batch: Option<usize>,
+    /// Seed of the initialisation and of the minibatch shuffling.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Multiplier of PyTorch's default initialisation.
+    #[arg(long, default_value_t = 1.0)]
+    pub init_scale: f64,
+    /// Precision of the arithmetic.
+    #[arg(long, value_enum, default_value_t = DtypeArg::F64)]
+    pub dtype: DtypeArg,
+    /// First-layer bias (default, as nn.Linear).
+    #[arg(long, overrides_with = "no_bias")]
+    pub bias: bool,
+    /// No first-layer bias.
+    #[arg(long = "no-bias")]
+    pub no_bias: bool,
+    /// Kernel.
+    #[arg(long, value_enum, default_value_t = KernelArg::Auto)]
+    pub kernel: KernelArg,
+    /// Keep every sample in the backward product (no screening).
+    #[arg(long)]
+    pub no_screening: bool,
+    /// Threads (0 = all).
+    #[arg(long, default_value_t = 2)]
+    pub threads: usize,
+    /// Write the network to -o every N accepted iterations (atomically).
+    #[arg(long)]
+    pub checkpoint_every: Option<u64>,
+    /// Start from this network instead of a fresh initialisation.
+    #[arg(long)]
+    pub resume: Option<PathBuf>,
+    /// Iteration number of the --resume network (default: read from its checkpoint or
+    /// report file beside it, else 0); the paper schedule continues from it.
+    #[arg(long)]
+    pub start_iteration: Option<u64>,
+    /// Output network (.json, .safetensors or .npz); the report goes to <out>.report.json.
+    #[arg(short = 'o', long = "out")]
+    pub out: Option<PathBuf>,
+}
+
+/// The `train` report: the library's report plus the input files.
+#[derive(Debug, Serialize)]
+pub struct CliTrainReport {
+    #[serde(flatten)]
+    report: TrainReport,
+    data: io::InputFile,
+    resume: Option<io::InputFile>,
+    output: Option<String>,
+}
+
+/// A checkpoint's companion file `<out>.checkpoint.json`.
+#[derive(Debug, Serialize, serde::Deserialize)]
+struct Checkpoint {
+    format: String,
+    iteration: u64,
+    log10_loss: f64,
+}
+
+fn companion(out: &Path, suffix: &str) -> PathBuf {
+    let mut s = out.as_os_str().to_owned();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+/// The latest iteration recorded beside a network: its checkpoint file or its report
+/// (whichever is later), else 0.
+fn resume_iteration(net: &Path) -> u64 {
+    let ckpt = io::read_json::<Checkpoint>(&companion(net, ".checkpoint.json")).map_or(0, |c| c.iteration);
+    let report = io::read_json::<serde_json::Value>(&companion(net, ".report.json"))
+        .ok()
+        .and_then(|v| v.get("last_iteration").and_then(|t| t.as_u64()))
+        .unwrap_or(0);
+    ckpt.max(report)
+}
+
+/// Runs `train`.
+pub fn run(a: &TrainArgs, ctx: &Ctx) -> Result<Output, CliError> {
+    let data = io::read_data(&a.data)?;
+    let bias = !a.no_bias;
+    let (init, start_iteration) = match &a.resume {
+        Some(p) => {
+            let net = io::read_net(p)?;
+            if let Some(k) = a.width {
+                if k != net.width() {
+                    return Err(CliError::Usage(format!("--width {k} disagrees with the --resume network's width {}", net.width())));
+                }
+            }
+            net.check_data(&data).map_err(|source| CliError::Mismatch {
+                net: p.display().to_string(),
+                data: a.data.display().to_string(),
+                source,
+            })?;
+            (net, a.start_iteration.unwrap_or_else(|| resume_iteration(p)))
+        }
+        None => {
+            let k = a.width.ok_or_else(|| CliError::Usage("--width is required (or --resume NET)".into()))?;
+            (train::init_net(data.d(), k, bias, a.seed, a.init_scale)?, a.start_iteration.unwrap_or(0))
+        }
+    };
+    if a.checkpoint_every.is_some() && a.out.is_none() {
+        return Err(CliError::Usage("--checkpoint-every needs -o FILE to write to".into()));
+    }
+    if let Some(out) = &a.out {
+        io::FileFormat::from_path(out)?;
+    }
+    let schedule = match a.schedule {
+        ScheduleArg::Paper => Schedule::Paper { start: a.lr_start, factor: a.lr_factor, period: a.lr_period },
+        ScheduleArg::Fast => Schedule::Fast { start: a.lr_start, grow: a.grow, shrink: a.shrink, max_step: a.max_step },
+    };
+    let settings = TrainSettings {
+        loss: match a.loss {
+            LossArg::Exp => Loss::Exp,
+            LossArg::Logistic => Loss::Logistic,
+        },
+        schedule,
+        target_log10_loss: train::parse_log10(&a.target_loss)?,
+        max_iters: a.max_iters,
+        time_limit: a.time_limit,
+        batch: a.batch,
+        seed: a.seed,
+        dtype: match a.dtype {
+            DtypeArg::F64 => Dtype::F64,
+            DtypeArg::F32 => Dtype::F32,
+        },
+        kernel: match a.kernel {
+            KernelArg::Auto => Kernel::Auto,
+            KernelArg::Direct => Kernel::Direct,
+            KernelArg::Gram => Kernel::Gram,
+        },
+        screening: !a.no_screening,
+        threads: a.threads,
+        checkpoint_every: a.checkpoint_every,
+        start_iteration,
+        ..TrainSettings::default()
+    };
+    let bar = if ctx.progress {
+        let style = ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner());
+        ProgressBar::new_spinner().with_style(style)
+    } else {
+        ProgressBar::hidden()
+    };
+    let mut ckpt_err: Option<io::IoError> = None;
+    let target = settings.target_log10_loss;
+    let mut on_progress = |p: &train::Progress<'_>| {
+        bar.set_message(format!(
+            "iter {}  log10 loss {:.3} (target {target})  q_min {:.4e}  log10 lr {:.2}  rejected {}",
+            p.iteration, p.log10_loss, p.q_min, p.log10_learning_rate, p.rejected_steps
+        ));
+        bar.tick();
+        if let (Some(net), Some(out)) = (p.checkpoint, &a.out) {
+            let res = io::write_net(out, net, io::Dtype::F64).and_then(|_| {
+                io::write_json(
+                    &companion(out, ".checkpoint.json"),
+                    &Checkpoint { format: "relucert/train-checkpoint@1".into(), iteration: p.iteration, log10_loss: p.log10_loss },
+                )
+            });
+            if let Err(e) = res {
+                ckpt_err.get_or_insert(e);
+            }
+        }
+    };
+    let outcome = train::train(&data, init, &settings, &mut on_progress)?;
+    bar.finish_and_clear();
+    if let Some(e) = ckpt_err {
+        return Err(e.into());
+    }
+    let report = CliTrainReport {
+        report: outcome.report.clone(),
+        data: io::InputFile::of(&a.data)?,
+        resume: a.resume.as_deref().map(io::InputFile::of).transpose()?,
+        output: a.out.as_ref().map(|p| p.display().to_string()),
+    };
+    if let Some(out) = &a.out {
+        io::write_net(out, &outcome.net, io::Dtype::F64)?;
+        io::write_json(&companion(out, ".report.json"), &report)?;
+    }
+    let r = &outcome.report;
+    let human = format!(
+        "trained width {} on m = {}, d = {} ({} schedule, {:?} loss)\n{}normalized margin q_min/||θ||² = {}{}",
+        r.width,
+        r.m,
+        r.d,
+        match a.schedule {
+            ScheduleArg::Paper => "paper",
+            ScheduleArg::Fast => "fast",
+        },
+        settings.loss,
+        r.summary(),
+        fmt_num(r.normalized_margin),
+        a.out.as_ref().map_or(String::new(), |p| format!("\nwrote {}", p.display())),
+    );
+    let output = Output::new(&report, human);
+    if outcome.stop.is_failure() {
+        return Err(CliError::TrainFailed { message: outcome.stop.to_string(), output: Box::new(output) });
+    }
+    Ok(output)
+}
