@@ -16,7 +16,7 @@
 //!   states it): one perturbation size along `ẑ = z/‖z‖`, `z = Σ_{i∈I} y_i x_i`, that
 //!   flips every on-margin sample at once.
 //! * [`theorem41()`] — the smallest η of Theorem 4.1 / Corollary 4.1 on θ̂ and the
-//!   theorem's hypotheses (module [`theorem41`]).
+//!   theorem's hypotheses (module [`mod@theorem41`]).
 //!
 //! A misclassified sample (`q ≤ 0`) has radius 0 and is reported as
 //! [`RadiusOutcome::Misclassified`]. An infinite radius (nothing flips the sample) is
