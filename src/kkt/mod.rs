@@ -18,8 +18,10 @@
 //! * [`Norm::L2`]: a non-negative least-squares problem written through the Gram
 //!   matrix of the gradient columns (an empirical NTK, m×m plus the ambiguous
 //!   columns), so that no object of size k·d·m is formed. Solved by block principal
-//!   pivoting (`nnls`); when the unconstrained-μ solution violates μ ≤ λ the full QP
-//!   goes to clarabel (`qp`), and the better of the two admissible points is kept.
+//!   pivoting (`nnls`), with Lawson–Hanson as the fallback when pivoting cycles (a
+//!   singular Gram matrix); when the unconstrained-μ solution violates μ ≤ λ, or neither
+//!   NNLS converges, the full QP goes to clarabel (`qp`), and the better of the
+//!   admissible points is kept.
 //! * [`Norm::Linf`], [`Norm::L1`]: linear programs modelled with good_lp and solved by
 //!   microlp (`lp`), guarded by a size limit.
 //!
@@ -338,7 +340,22 @@ fn solve_at(hat: &Net, data: &Dataset, support: &[usize], tau: f64, s: &KktSetti
             match s.l2_solver {
                 L2Solver::Clarabel => run_qp(&p)?,
                 L2Solver::Auto => {
-                    let r = nnls::solve(n, |a, b| p.gram(a, b), &c, s.nnls_max_iter);
+                    let mut r = nnls::solve(n, |a, b| p.gram(a, b), &c, s.nnls_max_iter);
+                    let mut method = "active-set-nnls";
+                    if r.outcome == nnls::NnlsOutcome::MaxIterations {
+                        // Block pivoting can cycle on a singular Gram matrix: fall back to
+                        // Lawson–Hanson, keep the better of the two points.
+                        let lh = nnls::solve_lawson_hanson(n, |a, b| p.gram(a, b), &c, 3 * n + 100);
+                        let (mut za, mut zb) = (r.z.clone(), lh.z.clone());
+                        p.project(&mut za);
+                        p.project(&mut zb);
+                        if lh.outcome == nnls::NnlsOutcome::Converged
+                            || p.residual(hat, &zb).norm() < p.residual(hat, &za).norm()
+                        {
+                            r = nnls::NnlsResult { iterations: r.iterations + lh.iterations, ..lh };
+                            method = "lawson-hanson-nnls";
+                        }
+                    }
                     let status = match r.outcome {
                         nnls::NnlsOutcome::Converged => SolveStatus::Optimal,
                         nnls::NnlsOutcome::MaxIterations => {
@@ -347,8 +364,9 @@ fn solve_at(hat: &Net, data: &Dataset, support: &[usize], tau: f64, s: &KktSetti
                     };
                     let violated =
                         p.amb.iter().enumerate().any(|(t, &(a, _))| r.z[ns + t] > r.z[a] * (1.0 + 1e-12));
-                    let info = SolverInfo { method: "active-set-nnls".into(), status, iterations: r.iterations, seconds: 0.0 };
-                    if !violated {
+                    let info = SolverInfo { method: method.into(), status, iterations: r.iterations, seconds: 0.0 };
+                    let not_converged = r.outcome != nnls::NnlsOutcome::Converged;
+                    if !violated && (!not_converged || n > s.qp_max_vars) {
                         (r.z, info)
                     } else if n <= s.qp_max_vars {
                         let mut zn = r.z.clone();
@@ -358,10 +376,10 @@ fn solve_at(hat: &Net, data: &Dataset, support: &[usize], tau: f64, s: &KktSetti
                         let en = p.residual(hat, &zn).norm();
                         let eq = p.residual(hat, &zq).norm();
                         if eq <= en {
-                            (zq, SolverInfo { method: "active-set-nnls+clarabel".into(), ..info_q })
+                            (zq, SolverInfo { method: format!("{method}+clarabel"), ..info_q })
                         } else {
                             (zn, SolverInfo {
-                                method: "active-set-nnls+clarabel".into(),
+                                method: format!("{method}+clarabel"),
                                 status: SolveStatus::NotOptimal {
                                     reason: "clarabel did not improve on the projected NNLS point".into(),
                                 },

@@ -83,6 +83,74 @@ pub(crate) fn solve(n: usize, gram: impl Fn(usize, usize) -> f64 + Sync, c: &[f6
     }
 }
 
+/// Lawson–Hanson active set on the Gram form (Lawson & Hanson, *Solving Least Squares
+/// Problems*, 1974, ch. 23): slower than [`solve`] (one factorisation per added
+/// variable) but robust when G is singular, where block principal pivoting may cycle.
+/// Used as the fallback when [`solve`] runs out of iterations.
+pub(crate) fn solve_lawson_hanson(
+    n: usize,
+    gram: impl Fn(usize, usize) -> f64 + Sync,
+    c: &[f64],
+    max_iter: usize,
+) -> NnlsResult {
+    use rayon::prelude::*;
+    let scale = c.iter().fold(0.0f64, |a, t| a.max(t.abs())).max(f64::MIN_POSITIVE);
+    let diag_max = (0..n).map(|p| gram(p, p)).fold(0.0f64, f64::max).max(f64::MIN_POSITIVE);
+    let tol = 1e-13 * scale;
+    let mut passive = vec![false; n];
+    let mut z = vec![0.0; n];
+    let mut iterations = 0;
+    loop {
+        // w = c − G z (the negative gradient).
+        let pset: Vec<usize> = (0..n).filter(|&p| passive[p]).collect();
+        let w: Vec<f64> = (0..n)
+            .into_par_iter()
+            .map(|p| c[p] - pset.iter().map(|&q| gram(p, q) * z[q]).sum::<f64>())
+            .collect();
+        let best = (0..n).filter(|&p| !passive[p] && w[p] > tol).max_by(|&a, &b| w[a].total_cmp(&w[b]));
+        let Some(t) = best else {
+            return NnlsResult { z, outcome: NnlsOutcome::Converged, iterations };
+        };
+        if iterations >= max_iter {
+            return NnlsResult { z, outcome: NnlsOutcome::MaxIterations, iterations };
+        }
+        passive[t] = true;
+        loop {
+            iterations += 1;
+            let pset: Vec<usize> = (0..n).filter(|&p| passive[p]).collect();
+            let sp = solve_free(&pset, &gram, c, diag_max);
+            if sp.iter().all(|&v| v > 0.0) {
+                for (&p, &v) in pset.iter().zip(&sp) {
+                    z[p] = v;
+                }
+                break;
+            }
+            let mut alpha = 1.0f64;
+            let mut leaving = None;
+            for (&p, &v) in pset.iter().zip(&sp) {
+                if v <= 0.0 {
+                    let denom = z[p] - v;
+                    let a = if denom > 0.0 { z[p] / denom } else { 0.0 };
+                    if a < alpha || leaving.is_none() {
+                        alpha = alpha.min(a);
+                        leaving = Some(p);
+                    }
+                }
+            }
+            for (&p, &v) in pset.iter().zip(&sp) {
+                z[p] += alpha * (v - z[p]);
+                if z[p] <= 0.0 || Some(p) == leaving {
+                    z[p] = 0.0;
+                    passive[p] = false;
+                }
+            }
+            if !passive.iter().any(|&b| b) || iterations >= max_iter {
+                break;
+            }
+        }
+    }
+}
+
 /// Solves `G_FF z = c_F`, with a ridge only if the Cholesky factorisation fails.
 fn solve_free(fset: &[usize], gram: &impl Fn(usize, usize) -> f64, c: &[f64], diag_max: f64) -> Vec<f64> {
     let nf = fset.len();

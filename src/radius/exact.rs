@@ -494,6 +494,28 @@ pub(crate) fn search(net: &Net, x: &[f64], y: f64, settings: &RadiusSettings) ->
                     }
                 }
             }
+            // Rounding heuristic: every `heuristic_every` nodes, the leaf that puts every
+            // unassigned neuron in its state at the relaxed point (a dive for incumbents).
+            if settings.heuristic_every > 0 && regions % settings.heuristic_every == 0 && ev.status == QpStatus::Optimal && ev.branch.is_some() {
+                let z: Vec<f64> = x.iter().zip(&ev.delta).map(|(a, b)| a + b).collect();
+                let mut leaf = assign.clone();
+                for &j in &frame.unstable_q {
+                    if !leaf.iter().any(|&(i, _)| i == j) {
+                        leaf.push((j, dot(&prob.rows[j], &z) + prob.bias[j] >= 0.0));
+                    }
+                }
+                let hv = prob.evaluate(&frame, &leaf, settings, tol);
+                regions += 1;
+                if hv.status == QpStatus::Optimal && hv.lb < ub * (1.0 - rtol) {
+                    if let Some((zw, wd)) = prob.confirm(&hv.delta, settings) {
+                        if wd < ub {
+                            ub = wd;
+                            witness = Some(zw);
+                            frame = prob.frame(ub);
+                        }
+                    }
+                }
+            }
             let node = Node {
                 lb: ev.lb,
                 r_eval: r_used,

@@ -16,7 +16,7 @@
 //!   states it): one perturbation size along `ẑ = z/‖z‖`, `z = Σ_{i∈I} y_i x_i`, that
 //!   flips every on-margin sample at once.
 //! * [`theorem41()`] — the smallest η of Theorem 4.1 / Corollary 4.1 on θ̂ and the
-//!   theorem's hypotheses (module [`theorem41`]).
+//!   theorem's hypotheses (module [`mod@theorem41`]).
 //!
 //! A misclassified sample (`q ≤ 0`) has radius 0 and is reported as
 //! [`RadiusOutcome::Misclassified`]. An infinite radius (nothing flips the sample) is
@@ -136,6 +136,11 @@ pub struct RadiusSettings {
     /// forward pass). The
     /// witness's own margin is reported. Default 1e-13.
     pub witness_tol: f64,
+    /// Every this many node QPs, also solve the leaf obtained by rounding the node's
+    /// relaxed point (each unassigned neuron in its state there) — a cheap dive that
+    /// finds incumbents early, so that more neurons get fixed. 0 turns it off.
+    /// Default 8.
+    pub heuristic_every: usize,
     /// QP backend. Default [`QpBackend::DualActiveSet`].
     pub backend: QpBackend,
 }
@@ -152,6 +157,7 @@ impl Default for RadiusSettings {
             max_cuts: 10_000,
             witness_stretch: vec![0.0, 1e-12, 1e-10, 1e-8],
             witness_tol: 1e-13,
+            heuristic_every: 8,
             backend: QpBackend::DualActiveSet,
         }
     }

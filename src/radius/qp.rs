@@ -382,8 +382,8 @@ mod tests {
         assert_eq!(qp.solve(100), QpStatus::Optimal);
         let (st, z, lam) = clarabel_project(&x0, &a, &c);
         assert_eq!(st, QpStatus::Optimal);
-        for k in 0..2 {
-            assert!((qp.delta()[k] - z[k]).abs() < 1e-7);
+        for (dk, zk) in qp.delta().iter().zip(&z) {
+            assert!((dk - zk).abs() < 1e-7);
         }
         let dd = dual_distance(&x0, &a, &c, &lam);
         assert!((dd - qp.dual_distance()).abs() < 1e-6);
