@@ -143,14 +143,16 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// The paper's story in one table (no files needed, under a minute).
+    Demo(demo::DemoArgs),
     /// Generate a seeded dataset.
     Gen(gen::GenArgs),
     /// Build a network with known properties for a dataset.
     Construct(construct::ConstructArgs),
     /// Margins, q_min and accuracy of a network on a dataset.
     Eval(eval::EvalArgs),
-    /// The paper's story in one table.
-    Demo(demo::DemoArgs),
+    /// Train a network by gradient descent until the loss is tiny.
+    Train(train::TrainArgs),
     /// Certify how close a network is to a KKT point of the max-margin problem.
     Kkt(kkt::KktArgs),
     /// Re-check a saved KKT certificate independently of the solver.
@@ -163,8 +165,6 @@ pub enum Command {
     Check(check::CheckArgs),
     /// Reproduce the paper's Figures 1(a), 1(b) and 2 (resumable, shardable sweeps).
     Reproduce(reproduce::ReproduceArgs),
-    /// Train a network by gradient descent until the loss is tiny.
-    Train(train::TrainArgs),
 }
 
 /// Runs a parsed command.
