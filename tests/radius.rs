@@ -56,7 +56,11 @@ fn clarabel_dist(x: &[f64], a: &[Vec<f64>], c: &[f64]) -> Option<f64> {
             } else {
                 let am = DMatrix::from_fn(act.len(), d, |r, col| a[act[r]][col]);
                 let rhs = &am * &xv - DVector::from_fn(act.len(), |r, _| c[act[r]]);
-                let Ok(lam) = (&am * am.transpose()).svd(true, true).solve(&rhs, 1e-13) else { break };
+                // nalgebra's uncapped `svd()` can iterate forever on some degenerate Gram
+                // matrices (seen here with random seeds): cap it and fall back to
+                // Clarabel's own point when it does not converge.
+                let Some(svd) = (&am * am.transpose()).try_svd(true, true, f64::EPSILON, 10_000) else { break };
+                let Ok(lam) = svd.solve(&rhs, 1e-13) else { break };
                 (&xv - am.transpose() * &lam, lam)
             };
             let viol = (0..a.len())
@@ -176,9 +180,9 @@ fn tiny_net() -> impl Strategy<Value = (Net, Vec<f64>, bool)> {
 }
 
 proptest! {
-    // A fixed seed keeps CI deterministic: with random seeds, roughly one run in twenty
-    // drew a case on which this test did not finish within minutes (not yet isolated:
-    // see the issue note); the exact search has no default budget.
+    // A fixed seed keeps CI deterministic. (With random seeds some runs used to hang:
+    // the cause was nalgebra's uncapped SVD inside the brute-force reference above,
+    // now capped; the search itself was fast on all of them.)
     #![proptest_config(ProptestConfig {
         cases: 500,
         rng_seed: proptest::test_runner::RngSeed::Fixed(20221128),
@@ -198,7 +202,15 @@ proptest! {
         if bf.is_infinite() {
             prop_assert!(r.radius.is_infinite(), "brute force ∞, got {}", r.radius);
         } else {
-            prop_assert!((r.radius - bf).abs() <= 1e-6 * bf.max(1e-3), "bb {} vs brute {}", r.radius, bf);
+            // Never above the brute force (the search missed no closer flip)…
+            prop_assert!(r.radius <= bf + 1e-6 * bf.max(1e-3), "bb {} vs brute {}", r.radius, bf);
+            // …and equal to it where the reference is accurate. Below radii of 1e-3 the
+            // reference's Clarabel solves (absolute gap tolerance 1e-10 on ½‖z − x‖²)
+            // can miss the minimum; there the search may be lower, and the witness
+            // check below proves its value is attained.
+            if bf >= 1e-3 {
+                prop_assert!(r.radius >= bf - 1e-6 * bf, "bb {} vs brute {}", r.radius, bf);
+            }
             let w = r.witness.clone().unwrap();
             // y·N ≤ 0, or within the forward pass's rounding on a flip set without interior.
             let xn = DVector::from_column_slice(&x).norm();
