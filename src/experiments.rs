@@ -323,10 +323,8 @@ pub fn read_records(dir: &Path) -> Result<Vec<RunRecord>, ExpError> {
     Ok(out)
 }
 
-fn append_record(path: &Path, rec: &RunRecord) -> Result<(), ExpError> {
-    let mut line = serde_json::to_string(rec).map_err(|e| ExpError::Content { path: path.to_path_buf(), detail: e.to_string() })?;
-    line.push('\n');
-    // A previous interruption may have left a torn last line: cut it off first.
+/// Cuts off a torn last line left by an interrupted sweep (before appending again).
+fn cut_torn_tail(path: &Path) -> Result<(), ExpError> {
     if let Ok(text) = std::fs::read(path) {
         if !text.is_empty() && text.last() != Some(&b'\n') {
             let keep = text.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
@@ -334,6 +332,12 @@ fn append_record(path: &Path, rec: &RunRecord) -> Result<(), ExpError> {
             f.set_len(keep as u64).map_err(io_err(path))?;
         }
     }
+    Ok(())
+}
+
+fn append_record(path: &Path, rec: &RunRecord) -> Result<(), ExpError> {
+    let mut line = serde_json::to_string(rec).map_err(|e| ExpError::Content { path: path.to_path_buf(), detail: e.to_string() })?;
+    line.push('\n');
     let mut f = OpenOptions::new().create(true).append(true).open(path).map_err(io_err(path))?;
     f.write_all(line.as_bytes()).map_err(io_err(path))?;
     f.sync_data().map_err(io_err(path))
@@ -387,6 +391,7 @@ pub fn sweep(
     let todo: Vec<&RunSpec> = mine.iter().filter(|r| !done.contains(&r.key())).collect();
     progress(SweepEvent::Start { todo: todo.len(), done: mine.len() - todo.len() });
     let file = shard.file(dir);
+    cut_torn_tail(&file)?;
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
     let mut first_err: Option<ExpError> = None;

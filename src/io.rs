@@ -20,7 +20,7 @@ use std::fmt;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use nalgebra::{DMatrix, DVector};
+use nalgebra::DMatrix;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use thiserror::Error;
@@ -552,8 +552,7 @@ pub fn write_net(path: &Path, net: &Net, dtype: Dtype) -> Result<(), IoError> {
         FileFormat::Json => write_json(path, &net_to_json(net)),
         _ => {
             let (k, d) = (net.width(), net.dim());
-            let w: Vec<f64> = (0..k).flat_map(|j| net.w().row(j).iter().copied().collect::<Vec<_>>()).collect();
-            let mut tensors = vec![("w", vec![k, d], w)];
+            let mut tensors = vec![("w", vec![k, d], row_major(net.w()))];
             if let Some(b) = net.b() {
                 tensors.push(("b", vec![k], b.iter().copied().collect()));
             }
@@ -579,8 +578,7 @@ pub fn write_data(path: &Path, data: &Dataset, dtype: Dtype) -> Result<(), IoErr
         FileFormat::Json => write_json(path, &data_to_json(data)),
         _ => {
             let (m, d) = (data.m(), data.d());
-            let x: Vec<f64> = (0..m).flat_map(|i| data.row(i)).collect();
-            let tensors = [("x", vec![m, d], x), ("y", vec![m], data.y().iter().copied().collect())];
+            let tensors = [("x", vec![m, d], row_major(data.x())), ("y", vec![m], data.y().iter().copied().collect())];
             write_tensors(path, &tensors, dtype)
         }
     }
@@ -634,12 +632,7 @@ pub fn parse_data(name: &str, format: FileFormat, bytes: &[u8]) -> Result<Datase
     }
 }
 
-/// Collects f64 columns of a matrix row-major (helper for writers elsewhere).
-pub fn row_major(m: &DMatrix<f64>) -> Vec<f64> {
-    (0..m.nrows()).flat_map(|r| m.row(r).iter().copied().collect::<Vec<_>>()).collect()
-}
-
-/// Converts a slice into an nalgebra vector (helper for readers elsewhere).
-pub fn to_dvector(v: &[f64]) -> DVector<f64> {
-    DVector::from_column_slice(v)
+/// A matrix's entries in row-major order (the tensor files' layout).
+fn row_major(m: &DMatrix<f64>) -> Vec<f64> {
+    (0..m.nrows()).flat_map(|r| (0..m.ncols()).map(move |c| m[(r, c)])).collect()
 }

@@ -90,7 +90,7 @@ pub fn run(a: &RadiusArgs, _ctx: &Ctx) -> Result<Output, CliError> {
             let path = a.direction.as_ref().ok_or_else(|| CliError::Usage("--method ray needs --direction FILE".into()))?;
             let u = io::read_vector(path, net.dim())?;
             direction = Some(io::InputFile::of(path)?);
-            RadiusMethod::Ray { direction: io::to_dvector(&u) }
+            RadiusMethod::Ray { direction: nalgebra::DVector::from_vec(u) }
         }
         MethodArg::Fig1 => RadiusMethod::Fig1 { slack: a.slack },
     };
