@@ -22,6 +22,7 @@
 //! [`RadiusOutcome::Misclassified`]. An infinite radius (nothing flips the sample) is
 //! `f64::INFINITY` in the library and `null` in JSON reports.
 
+pub mod attack;
 pub mod exact;
 pub mod qp;
 pub mod ray;
