@@ -113,6 +113,7 @@ fn err(path: &Path, problem: impl Into<Problem>) -> IoError {
 }
 
 /// Element type for tensor files.
+#[cfg_attr(all(feature = "cli", not(doc)), derive(clap::ValueEnum))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Dtype {

@@ -53,6 +53,7 @@ pub use report::{
 };
 
 /// Norm in which the residual θ̂ − Σ λ_i h_i is measured and minimised.
+#[cfg_attr(all(feature = "cli", not(doc)), derive(clap::ValueEnum))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Norm {

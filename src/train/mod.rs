@@ -96,6 +96,7 @@ pub enum TrainError {
 }
 
 /// Loss function ℓ of the margin q.
+#[cfg_attr(all(feature = "cli", not(doc)), derive(clap::ValueEnum))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Loss {
@@ -107,6 +108,7 @@ pub enum Loss {
 }
 
 /// Precision of the training arithmetic (the network is always exported as f64).
+#[cfg_attr(all(feature = "cli", not(doc)), derive(clap::ValueEnum))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Dtype {
@@ -118,6 +120,7 @@ pub enum Dtype {
 }
 
 /// How the pre-activations are updated (results agree to rounding).
+#[cfg_attr(all(feature = "cli", not(doc)), derive(clap::ValueEnum))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Kernel {
