@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::{fmt_num, CliError, Ctx, Output};
 use crate::data::{Generator, InnerProductStats};
-use crate::io::{self, Dtype};
+use crate::io::{self, FileDtype};
 
 /// Which generator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
@@ -64,11 +64,11 @@ pub enum DtypeArg {
     F32,
 }
 
-impl From<DtypeArg> for Dtype {
-    fn from(d: DtypeArg) -> Dtype {
+impl From<DtypeArg> for FileDtype {
+    fn from(d: DtypeArg) -> FileDtype {
         match d {
-            DtypeArg::F64 => Dtype::F64,
-            DtypeArg::F32 => Dtype::F32,
+            DtypeArg::F64 => FileDtype::F64,
+            DtypeArg::F32 => FileDtype::F32,
         }
     }
 }

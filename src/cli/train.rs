@@ -243,7 +243,7 @@ pub fn run(a: &TrainArgs, ctx: &Ctx) -> Result<Output, CliError> {
         ));
         bar.tick();
         if let (Some(net), Some(out)) = (p.checkpoint, &a.out) {
-            let res = io::write_net(out, net, io::Dtype::F64).and_then(|_| {
+            let res = io::write_net(out, net, io::FileDtype::F64).and_then(|_| {
                 io::write_json(
                     &companion(out, ".checkpoint.json"),
                     &Checkpoint { format: "relucert/train-checkpoint@1".into(), iteration: p.iteration, log10_loss: p.log10_loss },
@@ -266,7 +266,7 @@ pub fn run(a: &TrainArgs, ctx: &Ctx) -> Result<Output, CliError> {
         output: a.out.as_ref().map(|p| p.display().to_string()),
     };
     if let Some(out) = &a.out {
-        io::write_net(out, &outcome.net, io::Dtype::F64)?;
+        io::write_net(out, &outcome.net, io::FileDtype::F64)?;
         io::write_json(&companion(out, ".report.json"), &report)?;
     }
     let r = &outcome.report;
