@@ -203,7 +203,7 @@ pub fn run(a: &TrainArgs, ctx: &Ctx) -> Result<Output, CliError> {
         output: a.out.as_ref().map(|p| p.display().to_string()),
     };
     if let Some(out) = &a.out {
-        io::write_net(out, &outcome.net, io::Dtype::F64)?;
+        io::write_net(out, &outcome.net, io::FileDtype::F64)?;
         io::write_json(&train::report_path(out), &report)?;
         if outcome.net == outcome.last {
             // The final state continues exactly from the written network.
