@@ -6,6 +6,7 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 
+use super::paths::{self, named};
 use super::{load_pair, parse, CliError, Ctx, Output};
 use relucert::io;
 use relucert::radius::{radius_report, RadiusMethod, RadiusReport, RadiusSettings};
@@ -40,7 +41,7 @@ pub struct RadiusArgs {
     #[arg(long, value_delimiter = ',')]
     pub samples: Vec<usize>,
     /// Direction for `--method ray`: a JSON array of d numbers or a one-row data file.
-    #[arg(long)]
+    #[arg(long, required_if_eq("method", "ray"))]
     pub direction: Option<PathBuf>,
     /// Exact method: stop each sample after this many node QPs (regions) with a bracket.
     #[arg(long)]
@@ -51,7 +52,7 @@ pub struct RadiusArgs {
     /// Figure 1: on-margin slack (q_i ≤ (1 + slack)·q_min; the paper's 0.1).
     #[arg(long, default_value_t = 0.1, value_parser = parse::nonneg_f64)]
     pub slack: f64,
-    /// Also write the report to this JSON file (atomically).
+    /// Also write the report to this JSON file (atomically; the name must end in .json).
     #[arg(short = 'o', long = "out")]
     pub out: Option<PathBuf>,
 }
@@ -75,6 +76,14 @@ struct CliReport {
 
 /// Runs `radius`.
 pub fn run(a: &RadiusArgs, _ctx: &Ctx) -> Result<Output, CliError> {
+    if let Some(out) = &a.out {
+        paths::json_report("-o", out)?;
+        let mut inputs = vec![named("--net", &a.net), named("--data", &a.data)];
+        if let Some(u) = &a.direction {
+            inputs.push(named("--direction", u));
+        }
+        paths::refuse_overwrite(&[named("-o", out)], &inputs)?;
+    }
     let (net, data) = load_pair(&a.net, &a.data)?;
     let mut direction = None;
     let method = match a.method {
