@@ -95,16 +95,8 @@ pub fn robust(data: &Dataset, settings: &RobustSettings) -> Result<(Net, f64), C
             return Err(ConstructError::NotOnSphere { sample: i, norm, sqrt_d, rel, tol: settings.norm_tol });
         }
     }
-    let gram = data.x() * data.x().transpose();
-    let (mut p, mut arg) = (0.0f64, (0, 0));
-    for i in 0..m {
-        for j in 0..i {
-            if gram[(i, j)].abs() > p {
-                p = gram[(i, j)].abs();
-                arg = (j, i);
-            }
-        }
-    }
+    let pw = crate::data::pairwise_inner(data.x());
+    let (p, arg) = (pw.p, pw.argmax.map_or((0, 0), |(i, j)| (j, i)));
     let c_data = p / d as f64;
     if c_data >= 1.0 {
         return Err(ConstructError::Correlated {

@@ -192,7 +192,7 @@ pub fn section51(fixture: &Fixture) -> Result<Claim, CheckError> {
         worst = worst.max((net.forward_one(&xi) + 1.0).abs());
     }
     let robust = construct::robust(&data, &RobustSettings::default())?.0;
-    let robust_flip = (0..m / 2).all(|i| {
+    let robust_keeps_sign = (0..m / 2).all(|i| {
         let xi: Vec<f64> = data.row(i).iter().zip(&z).map(|(a, b)| a + b).collect();
         robust.forward_one(&xi) > 0.0
     });
@@ -201,10 +201,10 @@ pub fn section51(fixture: &Fixture) -> Result<Claim, CheckError> {
         source: "Section 5.1",
         statement: format!("{}: N′ has margins 1, ‖z‖ = 2√2 and N′(x_i + z) = −1 for y_i = +1; the robust N is not flipped by z", fixture.name),
         measured: format!(
-            "max |margin − 1| = {margin_err:.2e}, ‖z‖ = {z_norm:.12} (2√2 = {:.12}), max |N′(x_i+z) + 1| = {worst:.2e}, robust N keeps its sign: {robust_flip}",
+            "max |margin − 1| = {margin_err:.2e}, ‖z‖ = {z_norm:.12} (2√2 = {:.12}), max |N′(x_i+z) + 1| = {worst:.2e}, robust N keeps its sign: {robust_keeps_sign}",
             8f64.sqrt()
         ),
-        passed: margin_err <= 1e-12 && (z_norm - 8f64.sqrt()).abs() <= 1e-12 && worst <= 1e-12 && robust_flip && m == d && d % 2 == 0,
+        passed: margin_err <= 1e-12 && (z_norm - 8f64.sqrt()).abs() <= 1e-12 && worst <= 1e-12 && robust_keeps_sign && m == d && d % 2 == 0,
     })
 }
 

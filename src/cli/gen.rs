@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::{fmt_num, parse, CliError, Ctx, Output};
 use relucert::data::{Generator, InnerProductStats};
-use relucert::io::{self, Dtype};
+use relucert::io::{self, FileDtype};
 
 /// Which generator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
@@ -48,8 +48,8 @@ pub struct GenArgs {
     #[arg(long, default_value_t = 0.5, value_parser = parse::nonneg_f64)]
     pub noise: f64,
     /// Element type for .safetensors/.npz output.
-    #[arg(long, value_enum, default_value_t = Dtype::F64)]
-    pub dtype: Dtype,
+    #[arg(long, value_enum, default_value_t = FileDtype::F64)]
+    pub dtype: FileDtype,
     /// Output file (.json, .safetensors or .npz).
     #[arg(short = 'o', long = "out")]
     pub out: PathBuf,

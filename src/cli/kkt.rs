@@ -1,4 +1,4 @@
-//! `relucert kkt` and `relucert verify-kkt`: KKT certificates (docs/kkt.md).
+//! `relucert kkt` and `relucert verify-kkt`: KKT certificates (docs/kkt.md, docs/reports.md).
 
 use std::path::PathBuf;
 

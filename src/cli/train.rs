@@ -1,6 +1,6 @@
-//! `relucert train`: gradient descent to a tiny loss.
+//! `relucert train`: gradient descent to a tiny loss (docs/reports.md for the report).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -10,7 +10,7 @@ use super::paths::{self, named};
 use super::{fmt_num, parse, CliError, Ctx, Output};
 use relucert::io;
 use relucert::experiments::ScheduleChoice;
-use relucert::train::{self, Dtype, Kernel, Loss, Schedule, TrainReport, TrainSettings};
+use relucert::train::{self, Kernel, Loss, Precision, Schedule, TrainReport, TrainSettings};
 
 /// Arguments of `train`.
 #[derive(Debug, Args)]
@@ -66,8 +66,8 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 1.0, value_parser = parse::positive_f64)]
     pub init_scale: f64,
     /// Precision of the arithmetic.
-    #[arg(long, value_enum, default_value_t = Dtype::F64)]
-    pub dtype: Dtype,
+    #[arg(long, value_enum, default_value_t = Precision::F64)]
+    pub dtype: Precision,
     /// First-layer bias (default, as nn.Linear).
     #[arg(long, overrides_with = "no_bias")]
     pub bias: bool,
@@ -108,31 +108,6 @@ pub struct CliTrainReport {
     output: Option<String>,
 }
 
-/// A checkpoint's companion file `<out>.checkpoint.json`.
-#[derive(Debug, Serialize, serde::Deserialize)]
-struct Checkpoint {
-    format: String,
-    iteration: u64,
-    log10_loss: f64,
-}
-
-fn companion(out: &Path, suffix: &str) -> PathBuf {
-    let mut s = out.as_os_str().to_owned();
-    s.push(suffix);
-    PathBuf::from(s)
-}
-
-/// The latest iteration recorded beside a network: its checkpoint file or its report
-/// (whichever is later), else 0.
-fn resume_iteration(net: &Path) -> u64 {
-    let ckpt = io::read_json::<Checkpoint>(&companion(net, ".checkpoint.json")).map_or(0, |c| c.iteration);
-    let report = io::read_json::<serde_json::Value>(&companion(net, ".report.json"))
-        .ok()
-        .and_then(|v| v.get("last_iteration").and_then(|t| t.as_u64()))
-        .unwrap_or(0);
-    ckpt.max(report)
-}
-
 /// Runs `train`.
 pub fn run(a: &TrainArgs, ctx: &Ctx) -> Result<Output, CliError> {
     if let Some(out) = &a.out {
@@ -151,7 +126,7 @@ pub fn run(a: &TrainArgs, ctx: &Ctx) -> Result<Output, CliError> {
     }
     let data = io::read_data(&a.data)?;
     let bias = !a.no_bias;
-    let (init, start_iteration) = match &a.resume {
+    let (init, start_iteration, state) = match &a.resume {
         Some(p) => {
             let net = io::read_net(p)?;
             if let Some(k) = a.width {
@@ -164,11 +139,17 @@ pub fn run(a: &TrainArgs, ctx: &Ctx) -> Result<Output, CliError> {
                 data: a.data.display().to_string(),
                 source,
             })?;
-            (net, a.start_iteration.unwrap_or_else(|| resume_iteration(p)))
+            let at = train::resume_point(p)?;
+            let start = a.start_iteration.unwrap_or(at.iteration);
+            (net, start, at.state)
         }
         None => {
             let k = a.width.ok_or_else(|| CliError::Usage("--width is required (or --resume NET)".into()))?;
-            (train::init_net(data.d(), k, bias, a.seed, a.init_scale)?, a.start_iteration.unwrap_or(0))
+            // Sizes are checked (overflow, available memory) before anything is allocated.
+            let precision = a.dtype;
+            let probe = TrainSettings { dtype: precision, batch: a.batch, max_memory: train::available_memory(), ..TrainSettings::default() };
+            train::check_memory(data.m(), data.d(), k, &probe)?;
+            (train::init_net(data.d(), k, bias, a.seed, a.init_scale)?, a.start_iteration.unwrap_or(0), None)
         }
     };
     if a.checkpoint_every.is_some() && a.out.is_none() {
@@ -192,6 +173,7 @@ pub fn run(a: &TrainArgs, ctx: &Ctx) -> Result<Output, CliError> {
         threads: a.threads,
         checkpoint_every: a.checkpoint_every,
         start_iteration,
+        max_memory: train::available_memory(),
         ..TrainSettings::default()
     };
     let bar = if ctx.progress {
@@ -209,18 +191,19 @@ pub fn run(a: &TrainArgs, ctx: &Ctx) -> Result<Output, CliError> {
         ));
         bar.tick();
         if let (Some(net), Some(out)) = (p.checkpoint, &a.out) {
-            let res = io::write_net(out, net, io::Dtype::F64).and_then(|_| {
-                io::write_json(
-                    &companion(out, ".checkpoint.json"),
-                    &Checkpoint { format: "relucert/train-checkpoint@1".into(), iteration: p.iteration, log10_loss: p.log10_loss },
-                )
-            });
-            if let Err(e) = res {
+            let ckpt = train::Checkpoint {
+                format: train::CHECKPOINT_FORMAT.into(),
+                iteration: p.iteration,
+                log10_loss: p.log10_loss,
+                state: p.state.cloned(),
+                stop_reason: None,
+            };
+            if let Err(e) = train::write_checkpoint(out, net, &ckpt) {
                 ckpt_err.get_or_insert(e);
             }
         }
     };
-    let outcome = train::train(&data, init, &settings, &mut on_progress)?;
+    let outcome = train::train_from(&data, init, state.as_ref(), &settings, &mut on_progress)?;
     bar.finish_and_clear();
     if let Some(e) = ckpt_err {
         return Err(e.into());
@@ -232,8 +215,19 @@ pub fn run(a: &TrainArgs, ctx: &Ctx) -> Result<Output, CliError> {
         output: a.out.as_ref().map(|p| p.display().to_string()),
     };
     if let Some(out) = &a.out {
-        io::write_net(out, &outcome.net, io::Dtype::F64)?;
-        io::write_json(&companion(out, ".report.json"), &report)?;
+        io::write_net(out, &outcome.net, io::FileDtype::F64)?;
+        io::write_json(&train::report_path(out), &report)?;
+        if outcome.net == outcome.last {
+            // The final state continues exactly from the written network.
+            let ckpt = train::Checkpoint {
+                format: train::CHECKPOINT_FORMAT.into(),
+                iteration: outcome.report.last_iteration,
+                log10_loss: outcome.report.last_log10_loss,
+                state: Some(outcome.state.clone()),
+                stop_reason: Some(outcome.stop.kind()),
+            };
+            io::write_json(&train::checkpoint_path(out), &ckpt)?;
+        }
     }
     let r = &outcome.report;
     let human = format!(
