@@ -174,9 +174,30 @@ pub fn hostile_seeds() -> Vec<(String, Vec<u8>)> {
     ]
 }
 
-/// The fixtures (every file with a reader's extension) and the hostile seeds.
+/// The network and dataset that fuzzed KKT certificates (`kkt-cert*.json`) are verified
+/// against: the exact KKT network on `fixtures/orthogonal-d8.json`.
+static CERT_PAIR: std::sync::OnceLock<Option<(relucert::Net, relucert::Dataset)>> = std::sync::OnceLock::new();
+
+fn cert_pair(fixtures: &Path) -> Option<&'static (relucert::Net, relucert::Dataset)> {
+    CERT_PAIR
+        .get_or_init(|| {
+            let data = io::read_data(&fixtures.join("orthogonal-d8.json")).ok()?;
+            let net = relucert::construct::orthogonal_kkt(&data).ok()?;
+            Some((net, data))
+        })
+        .as_ref()
+}
+
+/// The fixtures (every file with a reader's extension), the hostile seeds, and a KKT
+/// certificate of the orthogonal fixture.
 pub fn corpus(fixtures: &Path) -> Vec<(String, Vec<u8>)> {
     let mut out = hostile_seeds();
+    if let Some((net, data)) = cert_pair(fixtures) {
+        let settings = relucert::kkt::KktSettings::default();
+        if let Some(bytes) = relucert::kkt::certify(net, data, &settings).ok().and_then(|r| serde_json::to_vec_pretty(&r).ok()) {
+            out.push(("kkt-cert.json".into(), bytes));
+        }
+    }
     let mut names: Vec<PathBuf> = std::fs::read_dir(fixtures)
         .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.path()).collect())
         .unwrap_or_default();
@@ -298,6 +319,14 @@ pub fn feed(name: &str, bytes: &[u8], dir: Option<&Path>) -> (bool, u64) {
     let mut ok = io::parse_net(name, format, bytes).is_ok();
     ok |= io::parse_data(name, format, bytes).is_ok();
     let mut calls = 2;
+    if name.starts_with("kkt-cert") {
+        // The certificate reader: parse a report, then verify it independently.
+        calls += 1;
+        if let (Ok(report), Some((net, data))) = (serde_json::from_slice::<relucert::kkt::KktReport>(bytes), CERT_PAIR.get().and_then(|p| p.as_ref())) {
+            calls += 1;
+            ok |= relucert::kkt::verify(net, data, &report).is_ok();
+        }
+    }
     if let Some(dir) = dir {
         let p = dir.join(name);
         if std::fs::write(&p, bytes).is_ok() {

@@ -130,7 +130,7 @@ pub(crate) fn write_file(path: &Path, tensors: Vec<OutTensor<'_>>, dtype: FileDt
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    let tmpdir = tempfile::Builder::new().prefix(".relucert-").tempdir_in(dir).map_err(|e| err(path, e))?;
+    let tmpdir = tempfile::Builder::new().prefix(".relucert-").suffix(".tmp").tempdir_in(dir).map_err(|e| err(path, e))?;
     let tmp = tmpdir.path().join("out.safetensors");
     let views = tensors.into_iter().map(|(name, shape, src)| (name, Lazy { dtype, shape, src }));
     safetensors::serialize_to_file(views, None, &tmp).map_err(|e| st_err(path, e.to_string()))?;
