@@ -162,6 +162,10 @@ pub struct Cli {
     /// Print the command's report as one JSON object on stdout instead of a summary.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Most bytes one input-driven allocation may take (e.g. 8G, 512M); larger sizes are
+    /// refused before allocating, with the bytes needed [default: the available memory].
+    #[arg(long, global = true, value_name = "BYTES")]
+    pub max_memory: Option<relucert::io::MemoryBudget>,
     /// The command.
     #[command(subcommand)]
     pub command: Command,
@@ -220,6 +224,9 @@ pub fn main() -> ExitCode {
             return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
         }
     };
+    if let Some(budget) = cli.max_memory {
+        relucert::io::MemoryBudget::set_global(budget);
+    }
     let ctx = Ctx { json: cli.json, progress: !cli.json && std::io::stderr().is_terminal() };
     match run(&cli, &ctx) {
         Ok(out) => {
