@@ -1,4 +1,5 @@
-//! `relucert radius`: exact, ray and Figure 1 robustness radii (DESIGN §3, §7).
+//! `relucert radius`: exact, ray and Figure 1 robustness radii (docs/radius.md), and
+//! the proof file of `--proof`.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -51,6 +52,10 @@ pub struct RadiusArgs {
     /// Figure 1: on-margin slack (q_i ≤ (1 + slack)·q_min; the paper's 0.1).
     #[arg(long, default_value_t = 0.1)]
     pub slack: f64,
+    /// Exact method: write the proof of every lower bound to this JSON file (check it
+    /// with `relucert verify-radius`).
+    #[arg(long)]
+    pub proof: Option<PathBuf>,
     /// Also write the report to this JSON file (atomically).
     #[arg(short = 'o', long = "out")]
     pub out: Option<PathBuf>,
@@ -84,7 +89,7 @@ pub fn run(a: &RadiusArgs, _ctx: &Ctx) -> Result<Output, CliError> {
                 Some(t) if t.is_finite() && t >= 0.0 => Some(Duration::from_secs_f64(t)),
                 Some(t) => return Err(CliError::Usage(format!("--time-limit must be a finite number of seconds ≥ 0, got {t}"))),
             };
-            RadiusMethod::Exact(RadiusSettings { max_regions: a.max_regions, time_limit, ..RadiusSettings::default() })
+            RadiusMethod::Exact(RadiusSettings { max_regions: a.max_regions, time_limit, record_proof: a.proof.is_some(), ..RadiusSettings::default() })
         }
         MethodArg::Ray => {
             let path = a.direction.as_ref().ok_or_else(|| CliError::Usage("--method ray needs --direction FILE".into()))?;
@@ -94,7 +99,13 @@ pub fn run(a: &RadiusArgs, _ctx: &Ctx) -> Result<Output, CliError> {
         }
         MethodArg::Fig1 => RadiusMethod::Fig1 { slack: a.slack },
     };
+    if a.proof.is_some() && a.method != MethodArg::Exact {
+        return Err(CliError::Usage("--proof needs --method exact".into()));
+    }
     let report = radius_report(&net, &data, &method, &a.samples)?;
+    if let (Some(path), Some(proof)) = (&a.proof, &report.proof) {
+        io::write_json(path, proof)?;
+    }
     let human = report.summary();
     let cli = CliReport {
         report,
