@@ -179,11 +179,11 @@ pub fn section51(fixture: &Fixture) -> Result<Claim, CheckError> {
 }
 
 /// Theorem 3.1 (robustness): every exact L2 radius of the robust network is at least
-/// (1 − c)/4·√d. Radii use the closed reading y·N ≤ 0 (DESIGN §3).
+/// (1 − c)/4·√d. Radii use the closed reading y·N ≤ 0 (docs/radius.md).
 pub fn theorem31_radius(fixture: &Fixture) -> Result<Claim, CheckError> {
     let data = fixture.data()?;
     let (net, c) = construct::robust(&data, &RobustSettings::default())?;
-    let bound = (1.0 - c) / 4.0 * (data.d() as f64).sqrt();
+    let bound = construct::theorem31_radius_bound(c, data.d());
     let settings = radius::RadiusSettings::default();
     let (mut min_lower, mut min_r, mut all_exact) = (f64::INFINITY, f64::INFINITY, true);
     for i in 0..data.m() {
@@ -200,7 +200,7 @@ pub fn theorem31_radius(fixture: &Fixture) -> Result<Claim, CheckError> {
     })
 }
 
-/// DESIGN §2's exact KKT fixture: certified with ε_rel < 1e-10, λ_j = 1/√d, so
+/// The exact KKT fixture (docs/theorems.md): certified with ε_rel < 1e-10, λ_j = 1/√d, so
 /// Σλ = m/√d = ‖θ̂‖²/2 (= √d when m = d).
 pub fn kkt_fixture(fixture: &Fixture) -> Result<Claim, CheckError> {
     let data = fixture.data()?;

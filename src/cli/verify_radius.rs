@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::{load_pair, CliError, Ctx, Output};
-use crate::io;
-use crate::radius::{verify_radius, RadiusError, RadiusProof, ReportedSample, PROOF_FORMAT, REPORT_FORMAT};
+use relucert::io;
+use relucert::radius::{verify_radius, RadiusError, RadiusProof, ReportedSample, PROOF_FORMAT, REPORT_FORMAT};
 
 /// Arguments of `verify-radius`.
 #[derive(Debug, Args)]

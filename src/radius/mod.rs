@@ -30,6 +30,7 @@
 //! `radius` report), [`mod@theorem41`], and [`reference`] (a brute-force reference for
 //! tests and benchmarks).
 
+pub mod attack;
 pub mod certify;
 mod clarabel;
 pub mod exact;

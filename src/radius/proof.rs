@@ -26,7 +26,7 @@ use crate::data::Dataset;
 use crate::net::Net;
 
 /// The format tag of a radius proof.
-pub const PROOF_FORMAT: &str = "relucert/radius-proof@1";
+pub const PROOF_FORMAT: &str = crate::io::tags::RADIUS_PROOF;
 
 /// What a sample's proof rests on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -12,7 +12,7 @@ use crate::data::Dataset;
 use crate::net::Net;
 
 /// The format tag of a radius report.
-pub const REPORT_FORMAT: &str = "relucert/radius@1";
+pub const REPORT_FORMAT: &str = crate::io::tags::RADIUS;
 
 /// Serialises a float, writing `null` for ±∞ and NaN.
 pub fn finite_or_null<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {

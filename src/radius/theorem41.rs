@@ -134,15 +134,9 @@ pub fn theorem41(net: &Net, data: &Dataset, settings: &Theorem41Settings) -> Res
     let n_neg = m - n_pos;
     let c = n_pos.min(n_neg) as f64 / m as f64;
     let sub = data.select(&idx);
-    let gram = sub.x() * sub.x().transpose();
-    let mut p = 0.0f64;
-    let mut dev = 0.0f64;
-    for i in 0..m {
-        dev = dev.max((gram[(i, i)].sqrt() - sqrt_d).abs() / sqrt_d);
-        for j in 0..i {
-            p = p.max(gram[(i, j)].abs());
-        }
-    }
+    let pw = crate::data::pairwise_inner(sub.x());
+    let p = pw.p;
+    let dev = pw.sq_norms.iter().fold(0.0f64, |dev, s| dev.max((s.sqrt() - sqrt_d).abs() / sqrt_d));
     let size_bound = (df + 1.0) / (3.0 * (p + 1.0));
     let size_condition = (m as f64) <= size_bound;
     let norms_on_sphere = dev <= settings.norm_tol;
