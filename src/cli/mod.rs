@@ -31,6 +31,7 @@ mod parse;
 mod paths;
 mod radius;
 mod theorem41;
+mod verify_radius;
 
 /// Every error a command can end with; printed as one line on stderr.
 #[derive(Debug, Error)]
@@ -190,6 +191,8 @@ pub enum Command {
     VerifyKkt(kkt::VerifyKktArgs),
     /// Exact, ray or Figure 1 L2 robustness radii.
     Radius(radius::RadiusArgs),
+    /// Re-check a saved radius proof independently of the solver.
+    VerifyRadius(verify_radius::VerifyRadiusArgs),
     /// Theorem 4.1's universal perturbation η·z on θ̂, and its hypotheses.
     Theorem41(theorem41::Theorem41Args),
     /// Check every claim of the paper on shipped fixtures (non-zero exit if one fails).
@@ -211,6 +214,7 @@ pub fn run(cli: &Cli, ctx: &Ctx) -> Result<Output, CliError> {
         Command::Kkt(a) => kkt::run(a, ctx),
         Command::VerifyKkt(a) => kkt::run_verify(a, ctx),
         Command::Radius(a) => radius::run(a, ctx),
+        Command::VerifyRadius(a) => verify_radius::run(a, ctx),
         Command::Theorem41(a) => theorem41::run(a, ctx),
     }
 }

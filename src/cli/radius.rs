@@ -1,4 +1,5 @@
-//! `relucert radius`: exact, ray and Figure 1 robustness radii (docs/radius.md).
+//! `relucert radius`: exact, ray and Figure 1 robustness radii (docs/radius.md), and
+//! the proof file of `--proof`.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -52,6 +53,10 @@ pub struct RadiusArgs {
     /// Figure 1: on-margin slack (q_i ≤ (1 + slack)·q_min; the paper's 0.1).
     #[arg(long, default_value_t = 0.1, value_parser = parse::nonneg_f64)]
     pub slack: f64,
+    /// Exact method: write the proof of every lower bound to this JSON file (check it
+    /// with `relucert verify-radius`).
+    #[arg(long)]
+    pub proof: Option<PathBuf>,
     /// Also write the report to this JSON file (atomically; the name must end in .json).
     #[arg(short = 'o', long = "out")]
     pub out: Option<PathBuf>,
@@ -76,13 +81,24 @@ struct CliReport {
 
 /// Runs `radius`.
 pub fn run(a: &RadiusArgs, _ctx: &Ctx) -> Result<Output, CliError> {
+    if a.proof.is_some() && a.method != MethodArg::Exact {
+        return Err(CliError::Usage("--proof needs --method exact".into()));
+    }
+    let mut outputs = Vec::new();
     if let Some(out) = &a.out {
         paths::json_report("-o", out)?;
+        outputs.push(named("-o", out));
+    }
+    if let Some(proof) = &a.proof {
+        paths::json_report("--proof", proof)?;
+        outputs.push(named("--proof", proof));
+    }
+    if !outputs.is_empty() {
         let mut inputs = vec![named("--net", &a.net), named("--data", &a.data)];
         if let Some(u) = &a.direction {
             inputs.push(named("--direction", u));
         }
-        paths::refuse_overwrite(&[named("-o", out)], &inputs)?;
+        paths::refuse_overwrite(&outputs, &inputs)?;
     }
     let (net, data) = load_pair(&a.net, &a.data)?;
     let mut direction = None;
@@ -90,7 +106,7 @@ pub fn run(a: &RadiusArgs, _ctx: &Ctx) -> Result<Output, CliError> {
         MethodArg::Exact => {
             // `parse::seconds` admitted only values that a Duration holds.
             let time_limit = a.time_limit.and_then(|t| Duration::try_from_secs_f64(t).ok());
-            RadiusMethod::Exact(RadiusSettings { max_regions: a.max_regions, time_limit, ..RadiusSettings::default() })
+            RadiusMethod::Exact(RadiusSettings { max_regions: a.max_regions, time_limit, record_proof: a.proof.is_some(), ..RadiusSettings::default() })
         }
         MethodArg::Ray => {
             let path = a.direction.as_ref().ok_or_else(|| CliError::Usage("--method ray needs --direction FILE".into()))?;
@@ -101,6 +117,9 @@ pub fn run(a: &RadiusArgs, _ctx: &Ctx) -> Result<Output, CliError> {
         MethodArg::Fig1 => RadiusMethod::Fig1 { slack: a.slack },
     };
     let report = radius_report(&net, &data, &method, &a.samples)?;
+    if let (Some(path), Some(proof)) = (&a.proof, &report.proof) {
+        io::write_json(path, proof)?;
+    }
     let human = report.summary();
     let cli = CliReport {
         report,
