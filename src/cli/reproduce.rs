@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 
-use super::{CliError, Ctx, Output};
-use crate::experiments::{self, Figure, Grid, ScheduleChoice, Shard, SweepEvent};
+use super::{parse, CliError, Ctx, Output};
+use relucert::experiments::{self, Figure, Grid, ScheduleChoice, Shard, SweepEvent};
 
 /// What to reproduce.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -19,15 +19,6 @@ pub enum Target {
     Fig2,
     /// Combine the shards found in DIR into runs.jsonl, summary.csv and the plot.
     Merge,
-}
-
-/// Training schedule of the sweep.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ScheduleArg {
-    /// The paper's protocol (lr 1e-5, ×1.1 every 100 iterations).
-    Paper,
-    /// The toolkit's fast loss-normalised schedule.
-    Fast,
 }
 
 /// Arguments of `reproduce`.
@@ -48,18 +39,18 @@ pub struct ReproduceArgs {
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Run only shard i of n (0 ≤ i < n): runs whose grid index ≡ i mod n.
-    #[arg(long)]
-    pub shard: Option<String>,
+    #[arg(long, value_parser = parse::shard)]
+    pub shard: Option<Shard>,
     /// Runs at once (default: 2 for --quick, each on one thread; else 1 run on 2 threads).
-    #[arg(long)]
+    #[arg(long, value_parser = parse::positive_usize)]
     pub jobs: Option<usize>,
     /// Training schedule (default: the paper's).
-    #[arg(long, value_enum, default_value_t = ScheduleArg::Paper)]
-    pub schedule: ScheduleArg,
-    /// For `merge`: the figure to draw (fig1a, fig1b or fig2), when the directory's
-    /// grid.json does not single one out (Figures 1(a) and 2 share their runs).
+    #[arg(long, value_enum, default_value_t = ScheduleChoice::Paper)]
+    pub schedule: ScheduleChoice,
+    /// For `merge`: the figure to draw, when the directory's grid.json does not single
+    /// one out (Figures 1(a) and 2 share their runs).
     #[arg(long, value_enum)]
-    pub figure: Option<Target>,
+    pub figure: Option<Figure>,
 }
 
 #[derive(Serialize)]
@@ -88,40 +79,24 @@ fn table(rows: &[experiments::SummaryRow]) -> String {
     s
 }
 
-fn figure_of(t: Target) -> Figure {
-    match t {
-        Target::Fig1a => Figure::Fig1a,
-        Target::Fig1b => Figure::Fig1b,
-        Target::Fig2 | Target::Merge => Figure::Fig2,
-    }
-}
-
 /// Runs `reproduce`.
 pub fn run(a: &ReproduceArgs, ctx: &Ctx) -> Result<Output, CliError> {
     let start = std::time::Instant::now();
     let (dir, finished, outcome) = if a.target == Target::Merge {
         let dir = a.dir.clone().or_else(|| a.out.clone()).ok_or_else(|| CliError::Usage("reproduce merge needs the sweep directory: relucert reproduce merge DIR".into()))?;
-        let figure = match a.figure {
-            None => None,
-            Some(Target::Merge) => return Err(CliError::Usage("--figure takes fig1a, fig1b or fig2".into())),
-            Some(t) => Some(figure_of(t)),
-        };
-        let finished = experiments::merge(&dir, figure)?;
+        let finished = experiments::merge(&dir, a.figure)?;
         (dir, finished, None)
     } else {
         if a.dir.is_some() || a.figure.is_some() {
             return Err(CliError::Usage("a directory argument and --figure are only for `reproduce merge`; use --out DIR".into()));
         }
-        let figure = figure_of(a.target);
-        let schedule = match a.schedule {
-            ScheduleArg::Paper => ScheduleChoice::Paper,
-            ScheduleArg::Fast => ScheduleChoice::Fast,
+        let figure = match a.target {
+            Target::Fig1a => Figure::Fig1a,
+            Target::Fig1b => Figure::Fig1b,
+            _ => Figure::Fig2,
         };
-        let grid = Grid::paper(figure, a.quick, schedule);
-        let shard = match &a.shard {
-            Some(s) => Shard::parse(s)?,
-            None => Shard::ALL,
-        };
+        let grid = Grid::paper(figure, a.quick, a.schedule);
+        let shard = a.shard.unwrap_or(Shard::ALL);
         let dir = a.out.clone().unwrap_or_else(|| {
             PathBuf::from("reproduce-out").join(format!("{}{}", figure.name(), if a.quick { "-quick" } else { "" }))
         });
@@ -159,9 +134,6 @@ pub fn run(a: &ReproduceArgs, ctx: &Ctx) -> Result<Output, CliError> {
             }
         };
         let jobs = a.jobs.unwrap_or(if a.quick { 2 } else { 1 });
-        if jobs == 0 {
-            return Err(CliError::Usage("--jobs must be at least 1".into()));
-        }
         let threads = if jobs > 1 { 1 } else { 2 };
         let g = grid.clone();
         let run = move |spec: &experiments::RunSpec| experiments::run_one(spec, &g, threads);

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::{io_err, ExpError, Figure};
 
 /// How a grid trains its networks.
+#[cfg_attr(all(feature = "cli", not(doc)), derive(clap::ValueEnum))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ScheduleChoice {
@@ -156,7 +157,7 @@ struct GridFile {
 }
 
 /// The format tag of `grid.json`.
-pub const GRID_FORMAT: &str = "relucert/grid@1";
+pub const GRID_FORMAT: &str = crate::io::tags::GRID;
 
 /// What `grid.json` holds.
 #[derive(Debug, Clone, PartialEq)]

@@ -120,6 +120,7 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ExpError + '_ {
 }
 
 /// The paper's figures.
+#[cfg_attr(all(feature = "cli", not(doc)), derive(clap::ValueEnum))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Figure {
