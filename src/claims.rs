@@ -163,7 +163,7 @@ pub fn section51(fixture: &Fixture) -> Result<Claim, CheckError> {
         worst = worst.max((net.forward_one(&xi) + 1.0).abs());
     }
     let robust = construct::robust(&data, &RobustSettings::default())?.0;
-    let robust_flip = (0..m / 2).all(|i| {
+    let robust_keeps_sign = (0..m / 2).all(|i| {
         let xi: Vec<f64> = data.row(i).iter().zip(&z).map(|(a, b)| a + b).collect();
         robust.forward_one(&xi) > 0.0
     });
@@ -171,19 +171,19 @@ pub fn section51(fixture: &Fixture) -> Result<Claim, CheckError> {
         source: "Section 5.1",
         statement: format!("{}: N′ has margins 1, ‖z‖ = 2√2 and N′(x_i + z) = −1 for y_i = +1; the robust N is not flipped by z", fixture.name),
         measured: format!(
-            "max |margin − 1| = {margin_err:.2e}, ‖z‖ = {z_norm:.12} (2√2 = {:.12}), max |N′(x_i+z) + 1| = {worst:.2e}, robust N keeps its sign: {robust_flip}",
+            "max |margin − 1| = {margin_err:.2e}, ‖z‖ = {z_norm:.12} (2√2 = {:.12}), max |N′(x_i+z) + 1| = {worst:.2e}, robust N keeps its sign: {robust_keeps_sign}",
             8f64.sqrt()
         ),
-        passed: margin_err <= 1e-12 && (z_norm - 8f64.sqrt()).abs() <= 1e-12 && worst <= 1e-12 && robust_flip && m == d && d % 2 == 0,
+        passed: margin_err <= 1e-12 && (z_norm - 8f64.sqrt()).abs() <= 1e-12 && worst <= 1e-12 && robust_keeps_sign && m == d && d % 2 == 0,
     })
 }
 
 /// Theorem 3.1 (robustness): every exact L2 radius of the robust network is at least
-/// (1 − c)/4·√d. Radii use the closed reading y·N ≤ 0 (DESIGN §3).
+/// (1 − c)/4·√d. Radii use the closed reading y·N ≤ 0 (docs/radius.md).
 pub fn theorem31_radius(fixture: &Fixture) -> Result<Claim, CheckError> {
     let data = fixture.data()?;
     let (net, c) = construct::robust(&data, &RobustSettings::default())?;
-    let bound = (1.0 - c) / 4.0 * (data.d() as f64).sqrt();
+    let bound = construct::theorem31_radius_bound(c, data.d());
     let settings = radius::RadiusSettings::default();
     let (mut min_lower, mut min_r, mut all_exact) = (f64::INFINITY, f64::INFINITY, true);
     for i in 0..data.m() {
@@ -200,7 +200,7 @@ pub fn theorem31_radius(fixture: &Fixture) -> Result<Claim, CheckError> {
     })
 }
 
-/// DESIGN §2's exact KKT fixture: certified with ε_rel < 1e-10, λ_j = 1/√d, so
+/// The exact KKT fixture (docs/theorems.md): certified with ε_rel < 1e-10, λ_j = 1/√d, so
 /// Σλ = m/√d = ‖θ̂‖²/2 (= √d when m = d).
 pub fn kkt_fixture(fixture: &Fixture) -> Result<Claim, CheckError> {
     let data = fixture.data()?;

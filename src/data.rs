@@ -1,5 +1,6 @@
-//! Datasets `(x_i, y_i)`, `x_i ∈ R^d`, `y_i ∈ {−1, +1}`, and their seeded generators
-//! (DESIGN §4).
+//! Datasets `(x_i, y_i)`, `x_i ∈ R^d`, `y_i ∈ {−1, +1}`, their seeded generators
+//! (see docs/model.md), and the pairwise inner products of Lemma 3.1 (docs/theorems.md),
+//! computed in tiles so that memory stays O(m·d).
 //!
 //! # Reproducibility
 //! Every generator draws from [`Rng`], a ChaCha8 stream (`rand_chacha::ChaCha8Rng`, seeded
@@ -12,6 +13,8 @@ use nalgebra::{DMatrix, DVector};
 use rand_chacha::rand_core::{Rng as _, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use thiserror::Error;
+
+use crate::io::budget::{array_bytes, BudgetError, MemoryBudget};
 
 /// Errors in building or generating a dataset.
 #[derive(Debug, Error, Clone, PartialEq)]
@@ -53,6 +56,9 @@ pub enum DataError {
     /// Generator settings that cannot be honoured.
     #[error("invalid generator settings: {0}")]
     Settings(String),
+    /// The sizes asked for exceed the memory budget (or overflow).
+    #[error("{0}")]
+    Budget(#[from] BudgetError),
 }
 
 /// A labelled dataset: `x` is m×d (row i is sample i), `y` has entries ±1.
@@ -93,7 +99,7 @@ impl Dataset {
         if d == 0 || x_rows.is_empty() {
             return Err(DataError::Empty { m: y.len(), d });
         }
-        if x_rows.len() != y.len() * d {
+        if Some(x_rows.len()) != y.len().checked_mul(d) {
             return Err(DataError::Shape { x_rows: x_rows.len() / d, y_len: y.len() });
         }
         Dataset::new(DMatrix::from_row_slice(y.len(), d, x_rows), DVector::from_column_slice(y))
@@ -133,17 +139,10 @@ impl Dataset {
 
     /// Inner-product statistics used by Lemma 3.1 and Theorems 3.1 and 4.1.
     pub fn inner_product_stats(&self) -> InnerProductStats {
-        let gram = &self.x * self.x.transpose();
-        let (m, d) = self.x.shape();
-        let mut p = 0.0f64;
-        for i in 0..m {
-            for j in 0..i {
-                p = p.max(gram[(i, j)].abs());
-            }
-        }
-        let sqrt_d = (d as f64).sqrt();
-        let norm_dev = (0..m).map(|i| (gram[(i, i)].sqrt() - sqrt_d).abs()).fold(0.0, f64::max);
-        InnerProductStats { p, c: p / d as f64, max_norm_deviation: norm_dev }
+        let pw = pairwise_inner(&self.x);
+        let sqrt_d = (self.d() as f64).sqrt();
+        let norm_dev = pw.sq_norms.iter().map(|s| (s.sqrt() - sqrt_d).abs()).fold(0.0, f64::max);
+        InnerProductStats { p: pw.p, c: pw.p / self.d() as f64, max_norm_deviation: norm_dev }
     }
 
     /// Number of samples labelled +1 and −1.
@@ -162,6 +161,57 @@ pub struct InnerProductStats {
     pub c: f64,
     /// `max_i | ‖x_i‖ − √d |`: 0 (to rounding) for data on √d·S^{d−1}.
     pub max_norm_deviation: f64,
+}
+
+/// Rows per tile in [`pairwise_inner`]: a tile product is `TILE × TILE` f64 (2 MiB).
+const TILE: usize = 512;
+
+/// The pairwise inner products of the rows of `x`, reduced as Lemma 3.1 needs them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PairwiseInner {
+    /// `p = max_{i≠j} |⟨x_i, x_j⟩|` (0 when there is one row).
+    pub p: f64,
+    /// The first pair `(i, j)`, `j < i`, in row-major order where `|⟨x_i, x_j⟩| = p`;
+    /// `None` when `p = 0`.
+    pub argmax: Option<(usize, usize)>,
+    /// `‖x_i‖²` for every row, from the same products.
+    pub sq_norms: Vec<f64>,
+}
+
+/// `p = max_{i≠j} |⟨x_i, x_j⟩|` (Lemma 3.1, docs/theorems.md) and the squared row norms,
+/// computed tile by tile: each tile is a `512 × 512` block of `X Xᵀ`, so memory is
+/// O(m·d) for the data plus 2 MiB, never the m × m Gram matrix. The one place in the
+/// library that computes p.
+pub fn pairwise_inner(x: &DMatrix<f64>) -> PairwiseInner {
+    let m = x.nrows();
+    let mut out = PairwiseInner { p: 0.0, argmax: None, sq_norms: vec![0.0; m] };
+    for a in (0..m).step_by(TILE) {
+        let ta = TILE.min(m - a);
+        let xa = x.rows(a, ta);
+        for b in (0..=a).step_by(TILE) {
+            let tb = TILE.min(m - b);
+            let block = &xa * x.rows(b, tb).transpose();
+            for r in 0..ta {
+                let i = a + r;
+                for c in 0..tb {
+                    let j = b + c;
+                    if j == i {
+                        out.sq_norms[i] = block[(r, c)];
+                    }
+                    if j >= i {
+                        break;
+                    }
+                    let v = block[(r, c)].abs();
+                    // Ties go to the first pair in row-major order, whatever the tiling.
+                    if v > out.p || (v == out.p && v > 0.0 && out.argmax.is_some_and(|best| (i, j) < best)) {
+                        out.p = v;
+                        out.argmax = Some((i, j));
+                    }
+                }
+            }
+        }
+    }
+    out
 }
 
 /// The toolkit's portable random stream: ChaCha8 with exact, libm-free float paths.
@@ -265,66 +315,98 @@ impl Generator {
 
     /// Draws a dataset of m samples in dimension d from `seed`.
     pub fn generate(&self, d: usize, m: usize, seed: u64) -> Result<Dataset, DataError> {
+        self.generate_within(d, m, seed, &MemoryBudget::global())
+    }
+
+    /// Bytes [`Generator::generate`] allocates for m samples in dimension d (the data,
+    /// labels, one row and any cluster means), overflow-checked; `None` on overflow.
+    pub fn bytes_needed(&self, d: usize, m: usize) -> Option<u64> {
+        let clusters = match *self {
+            Generator::Clusters { clusters, .. } => clusters,
+            _ => 0,
+        };
+        [array_bytes(&[m, d], 8), array_bytes(&[m], 8), array_bytes(&[d], 8), array_bytes(&[clusters, d], 8)]
+            .into_iter()
+            .try_fold(0u64, |acc, b| b.and_then(|b| acc.checked_add(b)))
+    }
+
+    /// [`Generator::generate`] within an explicit memory budget: the settings are
+    /// validated and the bytes needed ([`Generator::bytes_needed`]) checked against
+    /// `budget` before anything is allocated.
+    pub fn generate_within(&self, d: usize, m: usize, seed: u64, budget: &MemoryBudget) -> Result<Dataset, DataError> {
         if d == 0 || m == 0 {
             return Err(DataError::Empty { m, d });
         }
+        match *self {
+            Generator::Gaussian { variance } if !(variance.is_finite() && variance > 0.0) => {
+                return Err(DataError::Settings(format!("variance must be positive and finite, got {variance}")));
+            }
+            Generator::Orthogonal if m > d => {
+                return Err(DataError::Settings(format!("orthogonal data needs m ≤ d (got m = {m}, d = {d})")));
+            }
+            Generator::Clusters { clusters, .. } if clusters < 2 => {
+                return Err(DataError::Settings(format!("clusters needs at least 2 clusters, got {clusters}")));
+            }
+            Generator::Clusters { noise, .. } if !(noise.is_finite() && noise >= 0.0) => {
+                return Err(DataError::Settings(format!("noise must be finite and ≥ 0, got {noise}")));
+            }
+            _ => {}
+        }
+        let what = format!("a dataset of m = {m} samples in d = {d}");
+        let needed = self.bytes_needed(d, m).ok_or_else(|| BudgetError::Overflow { what: what.clone() })?;
+        budget.check(&what, needed)?;
         let mut rng = Rng::seed_from_u64(seed);
         let sqrt_d = (d as f64).sqrt();
-        let mut x = vec![0.0; m * d];
-        let mut y = vec![0.0; m];
+        // Column-major m × d, filled row by row from a one-row buffer.
+        let mut x = budget.vec(&what, m * d, 0.0)?;
+        let mut y = budget.vec(&what, m, 0.0)?;
+        let mut row = budget.vec(&what, d, 0.0)?;
+        let put = |x: &mut [f64], i: usize, row: &[f64]| {
+            for (c, &t) in row.iter().enumerate() {
+                x[c * m + i] = t;
+            }
+        };
         match *self {
             Generator::Sphere => {
                 for i in 0..m {
-                    sphere_point(&mut rng, &mut x[i * d..(i + 1) * d], sqrt_d);
+                    sphere_point(&mut rng, &mut row, sqrt_d);
+                    put(&mut x, i, &row);
                     y[i] = rng.sign();
                 }
             }
             Generator::Gaussian { variance } => {
-                if !(variance.is_finite() && variance > 0.0) {
-                    return Err(DataError::Settings(format!("variance must be positive and finite, got {variance}")));
-                }
                 let s = variance.sqrt();
                 for i in 0..m {
-                    for t in &mut x[i * d..(i + 1) * d] {
+                    for t in row.iter_mut() {
                         *t = s * rng.normal();
                     }
+                    put(&mut x, i, &row);
                     y[i] = rng.sign();
                 }
             }
             Generator::Orthogonal => {
-                if m > d {
-                    return Err(DataError::Settings(format!(
-                        "orthogonal data needs m ≤ d (got m = {m}, d = {d})"
-                    )));
-                }
                 for i in 0..m {
-                    x[i * d + i] = sqrt_d;
+                    x[i * m + i] = sqrt_d;
                     y[i] = if i < m / 2 { 1.0 } else { -1.0 };
                 }
             }
             Generator::Clusters { clusters, noise } => {
-                if clusters < 2 {
-                    return Err(DataError::Settings(format!("clusters needs at least 2 clusters, got {clusters}")));
-                }
-                if !(noise.is_finite() && noise >= 0.0) {
-                    return Err(DataError::Settings(format!("noise must be finite and ≥ 0, got {noise}")));
-                }
-                let mut means = vec![0.0; clusters * d];
+                let mut means = budget.vec(&what, clusters * d, 0.0)?;
                 for c in 0..clusters {
                     sphere_point(&mut rng, &mut means[c * d..(c + 1) * d], sqrt_d);
                 }
                 for i in 0..m {
                     let c = i % clusters;
-                    let row = &mut x[i * d..(i + 1) * d];
                     for (t, mu) in row.iter_mut().zip(&means[c * d..(c + 1) * d]) {
                         *t = mu + noise * rng.normal();
                     }
-                    rescale(row, sqrt_d);
+                    rescale(&mut row, sqrt_d);
+                    put(&mut x, i, &row);
                     y[i] = if c % 2 == 0 { 1.0 } else { -1.0 };
                 }
             }
         }
-        Dataset::from_rows(d, &x, &y)
+        Dataset::new(DMatrix::from_vec(m, d, x), DVector::from_vec(y))
     }
 }
 

@@ -97,6 +97,7 @@ impl Figure {
 }
 
 /// How a grid trains its networks.
+#[cfg_attr(all(feature = "cli", not(doc)), derive(clap::ValueEnum))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ScheduleChoice {

@@ -29,6 +29,7 @@ fn section51_closed_form() {
     assert!((net.forward_one(&x) + 1.0).abs() < 1e-12);
 }
 
+#[cfg(feature = "cli")]
 #[test]
 fn check_command_prints_a_table_and_exits_zero() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_relucert")).arg("check").output().unwrap();

@@ -1,6 +1,6 @@
 //! KKT certificates: known answers, agreement between norms, verification, misuse.
 //!
-//! Reference values: the orthogonal fixture's multipliers λ_j = 1/√d come from DESIGN §2
+//! Reference values: the orthogonal fixture's multipliers λ_j = 1/√d come from docs/kkt.md
 //! (a closed form); the robust network's non-KKT-ness from the sign of its biases
 //! (b_j < 0 while every admissible Σ λ_i h_i has b-block ≥ 0 on its own neuron).
 
@@ -324,7 +324,7 @@ fn binding_ambiguity_constraints_go_to_clarabel() {
         let s = KktSettings { support: Support::All, tau: 0.3, ..settings(Norm::L2) };
         let auto = kkt::certify(&net, &data, &s).unwrap();
         assert!(kkt::verify(&net, &data, &auto).unwrap().holds);
-        if auto.solver.method.contains("clarabel") {
+        if auto.solver.method.uses_clarabel() {
             saw_clarabel = true;
             let c = kkt::certify(&net, &data, &KktSettings { l2_solver: L2Solver::Clarabel, ..s.clone() }).unwrap();
             assert!(auto.eps <= c.eps * (1.0 + 1e-6) + 1e-12, "{} vs {}", auto.eps, c.eps);

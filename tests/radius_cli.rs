@@ -1,18 +1,10 @@
 //! End-to-end: `relucert radius` (exact, ray, fig1) and `relucert theorem41` on the
 //! exact KKT fixture, with closed-form answers, and their one-line errors.
+#![cfg(feature = "cli")]
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
-fn relucert(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_relucert")).current_dir(dir).args(args).output().expect("binary runs")
-}
-
-fn json(dir: &Path, args: &[&str]) -> serde_json::Value {
-    let out = relucert(dir, args);
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap()
-}
+use common::{fails, json, relucert, usage};
 
 #[test]
 fn radius_and_theorem41_on_orthogonal_kkt() {
@@ -55,10 +47,12 @@ fn radius_and_theorem41_on_orthogonal_kkt() {
         (vec!["radius", "--net", "n.json", "--data", "d.json", "--method", "ray", "--direction", "zero.json"], "zero norm"),
         (vec!["radius", "--net", "n.json", "--data", "d.json", "--method", "ray"], "--direction"),
     ] {
-        let out = relucert(d, &args);
-        assert_eq!(out.status.code(), Some(1), "{args:?}");
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
-        assert!(err.contains(needle), "{args:?}: {err}");
+        fails(d, &args, needle);
+    }
+    // Durations that are not a number of seconds a Duration can hold are usage errors
+    // (1e20 and inf used to panic in Duration::from_secs_f64).
+    for bad in ["1e20", "inf", "nan", "-1"] {
+        let arg = format!("--time-limit={bad}");
+        usage(d, &["radius", "--net", "n.json", "--data", "d.json", &arg], "--time-limit");
     }
 }

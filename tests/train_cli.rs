@@ -1,18 +1,10 @@
 //! End-to-end tests of `relucert train`: JSON report fields, companion report,
 //! checkpoint and resume, and one-line errors for misuse and failed runs.
+#![cfg(feature = "cli")]
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
-fn relucert(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_relucert")).current_dir(dir).args(args).output().expect("binary runs")
-}
-
-fn ok(dir: &Path, args: &[&str]) -> String {
-    let out = relucert(dir, args);
-    assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).expect("utf8")
-}
+use common::{ok, relucert, usage};
 
 #[test]
 fn train_writes_network_report_and_resumes() {
@@ -50,10 +42,10 @@ fn train_refuses_misuse_with_one_line() {
     ok(d, &["gen", "sphere", "--d", "5", "--m", "6", "-o", "d.json"]);
     ok(d, &["gen", "sphere", "--d", "4", "--m", "6", "-o", "d4.json"]);
     ok(d, &["train", "--data", "d4.json", "--width", "3", "--max-iters", "2", "-o", "n4.json"]);
+    usage(d, &["train", "--data", "d.json", "--width", "0"], "--width");
+    usage(d, &["train", "--data", "d.json", "--width", "3", "--target-loss=-1"], "--target-loss");
     for args in [
-        vec!["train", "--data", "d.json", "--width", "0"],
         vec!["train", "--data", "d.json"],
-        vec!["train", "--data", "d.json", "--width", "3", "--target-loss=-1"],
         vec!["train", "--data", "d.json", "--resume", "n4.json"],
         vec!["train", "--data", "missing.json", "--width", "3"],
     ] {

@@ -6,8 +6,8 @@ use clap::Args;
 use serde::Serialize;
 
 use super::{fmt_num, load_pair, CliError, Ctx, Output};
-use crate::io;
-use crate::net::argmin;
+use relucert::io;
+use relucert::net::argmin;
 
 /// Arguments of `eval`.
 #[derive(Debug, Args)]

@@ -1,9 +1,11 @@
-//! The `relucert` command line (DESIGN §7), thin over the library.
+//! The `relucert` command line, thin over the library (binary-only: the library has no
+//! command-line code).
 //!
 //! Each subcommand lives in its own file as a clap `Args` struct plus a `run` function
 //! that turns typed settings into a library call and returns an [`Output`]: a JSON
 //! report and a short human summary. [`main`] parses, dispatches, prints one of the two
 //! (`--json` picks the report), and maps errors to a one-line message and exit code 1.
+//! Every flag value is checked while parsing ([`parse`]), so a bad one exits with code 2.
 
 use std::io::{IsTerminal, Write};
 use std::path::Path;
@@ -13,7 +15,7 @@ use clap::{Parser, Subcommand};
 use serde::Serialize;
 use thiserror::Error;
 
-use crate::{data, io, net};
+use relucert::{data, io, net};
 
 mod check;
 mod construct;
@@ -23,6 +25,7 @@ mod gen;
 mod reproduce;
 mod train;
 mod kkt;
+mod parse;
 mod radius;
 mod theorem41;
 
@@ -40,13 +43,13 @@ pub enum CliError {
     Data(#[from] data::DataError),
     /// A construction refused the data.
     #[error("{0}")]
-    Construct(#[from] crate::construct::ConstructError),
+    Construct(#[from] relucert::construct::ConstructError),
     /// A sweep failed.
     #[error("{0}")]
-    Experiment(#[from] crate::experiments::ExpError),
+    Experiment(#[from] relucert::experiments::ExpError),
     /// A claim checker could not run.
     #[error("{0}")]
-    Check(#[from] crate::claims::CheckError),
+    Check(#[from] relucert::claims::CheckError),
     /// Some claims of the paper failed their checks (the report says which).
     #[error("{failed} of {total} claims failed (see the table above)")]
     ClaimsFailed {
@@ -59,7 +62,7 @@ pub enum CliError {
     },
     /// Bad training settings or inputs.
     #[error("{0}")]
-    Train(#[from] crate::train::TrainError),
+    Train(#[from] relucert::train::TrainError),
     /// Training ended without reaching its target for a reason that needs attention
     /// (non-finite values, inseparable data, no progress); the best network so far and
     /// the report were written.
@@ -72,7 +75,7 @@ pub enum CliError {
     },
     /// A KKT certificate could not be computed or checked.
     #[error("{0}")]
-    Kkt(#[from] crate::kkt::KktError),
+    Kkt(#[from] relucert::kkt::KktError),
     /// A KKT certificate does not hold (the message carries the measured residual).
     #[error("{summary}")]
     KktFails {
@@ -81,7 +84,7 @@ pub enum CliError {
     },
     /// A radius or Theorem 4.1 computation refused its input.
     #[error("{0}")]
-    Radius(#[from] crate::radius::RadiusError),
+    Radius(#[from] relucert::radius::RadiusError),
     /// Arguments that parse but make no sense together.
     #[error("{0}")]
     Usage(String),

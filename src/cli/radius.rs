@@ -1,4 +1,4 @@
-//! `relucert radius`: exact, ray and Figure 1 robustness radii (DESIGN §3, §7).
+//! `relucert radius`: exact, ray and Figure 1 robustness radii (docs/radius.md).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -6,9 +6,9 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 
-use super::{load_pair, CliError, Ctx, Output};
-use crate::io;
-use crate::radius::{radius_report, RadiusMethod, RadiusReport, RadiusSettings};
+use super::{load_pair, parse, CliError, Ctx, Output};
+use relucert::io;
+use relucert::radius::{radius_report, RadiusMethod, RadiusReport, RadiusSettings};
 
 /// Which radius to compute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
@@ -46,10 +46,10 @@ pub struct RadiusArgs {
     #[arg(long)]
     pub max_regions: Option<usize>,
     /// Exact method: stop each sample after this many seconds with a bracket.
-    #[arg(long)]
+    #[arg(long, value_parser = parse::seconds)]
     pub time_limit: Option<f64>,
     /// Figure 1: on-margin slack (q_i ≤ (1 + slack)·q_min; the paper's 0.1).
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = 0.1, value_parser = parse::nonneg_f64)]
     pub slack: f64,
     /// Also write the report to this JSON file (atomically).
     #[arg(short = 'o', long = "out")]
@@ -79,11 +79,8 @@ pub fn run(a: &RadiusArgs, _ctx: &Ctx) -> Result<Output, CliError> {
     let mut direction = None;
     let method = match a.method {
         MethodArg::Exact => {
-            let time_limit = match a.time_limit {
-                None => None,
-                Some(t) if t.is_finite() && t >= 0.0 => Some(Duration::from_secs_f64(t)),
-                Some(t) => return Err(CliError::Usage(format!("--time-limit must be a finite number of seconds ≥ 0, got {t}"))),
-            };
+            // `parse::seconds` admitted only values that a Duration holds.
+            let time_limit = a.time_limit.and_then(|t| Duration::try_from_secs_f64(t).ok());
             RadiusMethod::Exact(RadiusSettings { max_regions: a.max_regions, time_limit, ..RadiusSettings::default() })
         }
         MethodArg::Ray => {

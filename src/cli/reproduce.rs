@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 
-use super::{CliError, Ctx, Output};
-use crate::experiments::{self, Figure, Grid, ScheduleChoice, Shard, SweepEvent};
+use super::{parse, CliError, Ctx, Output};
+use relucert::experiments::{self, Figure, Grid, ScheduleChoice, Shard, SweepEvent};
 
 /// What to reproduce.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -19,15 +19,6 @@ pub enum Target {
     Fig2,
     /// Combine the shards found in DIR into runs.jsonl, summary.csv and the plot.
     Merge,
-}
-
-/// Training schedule of the sweep.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ScheduleArg {
-    /// The paper's protocol (lr 1e-5, ×1.1 every 100 iterations).
-    Paper,
-    /// The toolkit's fast loss-normalised schedule.
-    Fast,
 }
 
 /// Arguments of `reproduce`.
@@ -48,14 +39,14 @@ pub struct ReproduceArgs {
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Run only shard i of n (0 ≤ i < n): runs whose grid index ≡ i mod n.
-    #[arg(long)]
-    pub shard: Option<String>,
+    #[arg(long, value_parser = parse::shard)]
+    pub shard: Option<Shard>,
     /// Runs at once (default: 2 for --quick, each on one thread; else 1 run on 2 threads).
-    #[arg(long)]
+    #[arg(long, value_parser = parse::positive_usize)]
     pub jobs: Option<usize>,
     /// Training schedule (default: the paper's).
-    #[arg(long, value_enum, default_value_t = ScheduleArg::Paper)]
-    pub schedule: ScheduleArg,
+    #[arg(long, value_enum, default_value_t = ScheduleChoice::Paper)]
+    pub schedule: ScheduleChoice,
 }
 
 #[derive(Serialize)]
@@ -125,15 +116,8 @@ pub fn run(a: &ReproduceArgs, ctx: &Ctx) -> Result<Output, CliError> {
             Target::Fig1b => Figure::Fig1b,
             _ => Figure::Fig2,
         };
-        let schedule = match a.schedule {
-            ScheduleArg::Paper => ScheduleChoice::Paper,
-            ScheduleArg::Fast => ScheduleChoice::Fast,
-        };
-        let grid = Grid::paper(figure, a.quick, schedule);
-        let shard = match &a.shard {
-            Some(s) => Shard::parse(s)?,
-            None => Shard::ALL,
-        };
+        let grid = Grid::paper(figure, a.quick, a.schedule);
+        let shard = a.shard.unwrap_or(Shard::ALL);
         let dir = a.out.clone().unwrap_or_else(|| {
             PathBuf::from("reproduce-out").join(format!("{}{}", figure.name(), if a.quick { "-quick" } else { "" }))
         });
@@ -165,9 +149,6 @@ pub fn run(a: &ReproduceArgs, ctx: &Ctx) -> Result<Output, CliError> {
             }
         };
         let jobs = a.jobs.unwrap_or(if a.quick { 2 } else { 1 });
-        if jobs == 0 {
-            return Err(CliError::Usage("--jobs must be at least 1".into()));
-        }
         let threads = if jobs > 1 { 1 } else { 2 };
         let g = grid.clone();
         let run = move |spec: &experiments::RunSpec| experiments::run_one(spec, &g, threads);

@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use clap::Args;
 use serde::Serialize;
 
-use super::{load_pair, CliError, Ctx, Output};
-use crate::io;
-use crate::radius::{theorem41, Theorem41Report, Theorem41Settings};
+use super::{load_pair, parse, CliError, Ctx, Output};
+use relucert::io;
+use relucert::radius::{theorem41, Theorem41Report, Theorem41Settings};
 
 /// Arguments of `theorem41`.
 #[derive(Debug, Args)]
@@ -20,7 +20,7 @@ pub struct Theorem41Args {
     #[arg(long)]
     pub data: PathBuf,
     /// On-margin slack: I = {i : q̂_i ≤ 1 + slack} (the paper's 0.1).
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = 0.1, value_parser = parse::nonneg_f64)]
     pub slack: f64,
     /// Also write the report to this JSON file (atomically).
     #[arg(short = 'o', long = "out")]

@@ -2,51 +2,14 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
-use super::{fmt_num, CliError, Ctx, Output};
-use crate::io;
-use crate::train::{self, Kernel, Loss, Precision, Schedule, TrainReport, TrainSettings};
-
-/// Loss choice.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LossArg {
-    /// e^{−q} (the paper's).
-    Exp,
-    /// ln(1 + e^{−q}).
-    Logistic,
-}
-
-/// Schedule choice.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ScheduleArg {
-    /// The paper's: lr 1e-5 × 1.1 every 100 iterations (--lr-start, --lr-factor, --lr-period).
-    Paper,
-    /// Loss-normalised steps α/L with backtracking (--grow, --shrink, --max-step).
-    Fast,
-}
-
-/// Arithmetic precision.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum DtypeArg {
-    /// Double precision.
-    F64,
-    /// Single precision.
-    F32,
-}
-
-/// Kernel choice.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum KernelArg {
-    /// Pick by cost.
-    Auto,
-    /// Two products per step.
-    Direct,
-    /// One product per step through K = X Xᵀ.
-    Gram,
-}
+use super::{fmt_num, parse, CliError, Ctx, Output};
+use relucert::io;
+use relucert::experiments::ScheduleChoice;
+use relucert::train::{self, Kernel, Loss, Precision, Schedule, TrainReport, TrainSettings};
 
 /// Arguments of `train`.
 #[derive(Debug, Args)]
@@ -56,53 +19,54 @@ pub struct TrainArgs {
     #[arg(long)]
     pub data: PathBuf,
     /// Width k (number of hidden neurons); taken from --resume when omitted there.
-    #[arg(long)]
+    #[arg(long, value_parser = parse::positive_usize)]
     pub width: Option<usize>,
     /// Loss.
-    #[arg(long, value_enum, default_value_t = LossArg::Exp)]
-    pub loss: LossArg,
-    /// Learning-rate schedule.
-    #[arg(long, value_enum, default_value_t = ScheduleArg::Fast)]
-    pub schedule: ScheduleArg,
+    #[arg(long, value_enum, default_value_t = Loss::Exp)]
+    pub loss: Loss,
+    /// Learning-rate schedule: `paper` uses --lr-start, --lr-factor and --lr-period;
+    /// `fast` uses --lr-start, --grow, --shrink and --max-step.
+    #[arg(long, value_enum, default_value_t = ScheduleChoice::Fast)]
+    pub schedule: ScheduleChoice,
     /// Initial learning rate (both schedules: the first step is start·∇L).
-    #[arg(long, default_value_t = 1e-5)]
+    #[arg(long, default_value_t = 1e-5, value_parser = parse::positive_f64)]
     pub lr_start: f64,
     /// Paper schedule: factor of each increase.
-    #[arg(long, default_value_t = 1.1)]
+    #[arg(long, default_value_t = 1.1, value_parser = parse::positive_f64)]
     pub lr_factor: f64,
     /// Paper schedule: iterations between increases.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = parse::positive_u64)]
     pub lr_period: u64,
     /// Fast schedule: α multiplier after an accepted step.
-    #[arg(long, default_value_t = 1.05)]
+    #[arg(long, default_value_t = 1.05, value_parser = parse::positive_f64)]
     pub grow: f64,
     /// Fast schedule: α multiplier after a rejected step.
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(long, default_value_t = 0.5, value_parser = parse::positive_f64)]
     pub shrink: f64,
     /// Fast schedule: largest α (step in units of ∇L/L).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = parse::positive_f64)]
     pub max_step: f64,
     /// Stop when the loss is below this (any exponent, e.g. 1e-400).
-    #[arg(long, default_value = "1e-30")]
-    pub target_loss: String,
+    #[arg(long, default_value = "1e-30", value_parser = parse::log10_loss)]
+    pub target_loss: f64,
     /// Largest number of proposed steps.
     #[arg(long, default_value_t = 10_000_000)]
     pub max_iters: u64,
     /// Wall-clock budget in seconds.
-    #[arg(long)]
+    #[arg(long, value_parser = parse::seconds)]
     pub time_limit: Option<f64>,
     /// Minibatch size (full batch when omitted or ≥ m).
-    #[arg(long)]
+    #[arg(long, value_parser = parse::positive_usize)]
     pub batch: Option<usize>,
     /// Seed of the initialisation and of the minibatch shuffling.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Multiplier of PyTorch's default initialisation.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = parse::positive_f64)]
     pub init_scale: f64,
     /// Precision of the arithmetic.
-    #[arg(long, value_enum, default_value_t = DtypeArg::F64)]
-    pub dtype: DtypeArg,
+    #[arg(long, value_enum, default_value_t = Precision::F64)]
+    pub dtype: Precision,
     /// First-layer bias (default, as nn.Linear).
     #[arg(long, overrides_with = "no_bias")]
     pub bias: bool,
@@ -110,8 +74,8 @@ pub struct TrainArgs {
     #[arg(long = "no-bias")]
     pub no_bias: bool,
     /// Kernel.
-    #[arg(long, value_enum, default_value_t = KernelArg::Auto)]
-    pub kernel: KernelArg,
+    #[arg(long, value_enum, default_value_t = Kernel::Auto)]
+    pub kernel: Kernel,
     /// Keep every sample in the backward product (no screening).
     #[arg(long)]
     pub no_screening: bool,
@@ -119,7 +83,7 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 2)]
     pub threads: usize,
     /// Write the network to -o every N accepted iterations (atomically).
-    #[arg(long)]
+    #[arg(long, value_parser = parse::positive_u64)]
     pub checkpoint_every: Option<u64>,
     /// Start from this network instead of a fresh initialisation.
     #[arg(long)]
@@ -176,7 +140,7 @@ pub fn run(a: &TrainArgs, ctx: &Ctx) -> Result<Output, CliError> {
         None => {
             let k = a.width.ok_or_else(|| CliError::Usage("--width is required (or --resume NET)".into()))?;
             // Sizes are checked (overflow, available memory) before anything is allocated.
-            let precision = if matches!(a.dtype, DtypeArg::F32) { Precision::F32 } else { Precision::F64 };
+            let precision = a.dtype;
             let probe = TrainSettings { dtype: precision, batch: a.batch, max_memory: train::available_memory(), ..TrainSettings::default() };
             train::check_memory(data.m(), data.d(), k, &probe)?;
             (train::init_net(data.d(), k, bias, a.seed, a.init_scale)?, a.start_iteration.unwrap_or(0), None)
@@ -189,29 +153,19 @@ pub fn run(a: &TrainArgs, ctx: &Ctx) -> Result<Output, CliError> {
         io::FileFormat::from_path(out)?;
     }
     let schedule = match a.schedule {
-        ScheduleArg::Paper => Schedule::Paper { start: a.lr_start, factor: a.lr_factor, period: a.lr_period },
-        ScheduleArg::Fast => Schedule::Fast { start: a.lr_start, grow: a.grow, shrink: a.shrink, max_step: a.max_step },
+        ScheduleChoice::Paper => Schedule::Paper { start: a.lr_start, factor: a.lr_factor, period: a.lr_period },
+        ScheduleChoice::Fast => Schedule::Fast { start: a.lr_start, grow: a.grow, shrink: a.shrink, max_step: a.max_step },
     };
     let settings = TrainSettings {
-        loss: match a.loss {
-            LossArg::Exp => Loss::Exp,
-            LossArg::Logistic => Loss::Logistic,
-        },
+        loss: a.loss,
         schedule,
-        target_log10_loss: train::parse_log10(&a.target_loss)?,
+        target_log10_loss: a.target_loss,
         max_iters: a.max_iters,
         time_limit: a.time_limit,
         batch: a.batch,
         seed: a.seed,
-        dtype: match a.dtype {
-            DtypeArg::F64 => Precision::F64,
-            DtypeArg::F32 => Precision::F32,
-        },
-        kernel: match a.kernel {
-            KernelArg::Auto => Kernel::Auto,
-            KernelArg::Direct => Kernel::Direct,
-            KernelArg::Gram => Kernel::Gram,
-        },
+        dtype: a.dtype,
+        kernel: a.kernel,
         screening: !a.no_screening,
         threads: a.threads,
         checkpoint_every: a.checkpoint_every,
@@ -259,7 +213,7 @@ pub fn run(a: &TrainArgs, ctx: &Ctx) -> Result<Output, CliError> {
         output: a.out.as_ref().map(|p| p.display().to_string()),
     };
     if let Some(out) = &a.out {
-        io::write_net(out, &outcome.net, io::Dtype::F64)?;
+        io::write_net(out, &outcome.net, io::FileDtype::F64)?;
         io::write_json(&train::report_path(out), &report)?;
         if outcome.net == outcome.last {
             // The final state continues exactly from the written network.
@@ -280,8 +234,8 @@ pub fn run(a: &TrainArgs, ctx: &Ctx) -> Result<Output, CliError> {
         r.m,
         r.d,
         match a.schedule {
-            ScheduleArg::Paper => "paper",
-            ScheduleArg::Fast => "fast",
+            ScheduleChoice::Paper => "paper",
+            ScheduleChoice::Fast => "fast",
         },
         settings.loss,
         r.summary(),

@@ -9,10 +9,13 @@
 //! [`super::KktSettings::lp_max_nonzeros`] before anything is built, because a dense
 //! simplex on a paper-sized network would not finish.
 
-use good_lp::{variable, Expression, ProblemVariables, ResolutionError, Solution, SolverModel, Variable, WithTimeLimit};
+use good_lp::{
+    variable, Expression, ProblemVariables, ResolutionError, Solution, SolutionStatus, SolverModel, Variable,
+    WithTimeLimit,
+};
 
 use super::problem::Problem;
-use super::Norm;
+use super::{Norm, SolveStatus};
 use crate::net::Net;
 
 /// Number of nonzeros of A (an upper bound used for the size guard).
@@ -35,8 +38,22 @@ pub(crate) fn nonzeros(p: &Problem) -> usize {
     nnz + p.amb.iter().map(|&(a, _)| per_row[a]).sum::<usize>()
 }
 
-/// Solves the LP; returns z = (λ, μ).
-pub(crate) fn solve(p: &Problem, hat: &Net, norm: Norm, time_limit: f64) -> Result<Vec<f64>, ResolutionError> {
+/// The status good_lp reports for a solution (not inferred from the wall clock).
+pub(crate) fn lp_status(status: SolutionStatus) -> SolveStatus {
+    match status {
+        SolutionStatus::Optimal => SolveStatus::Optimal,
+        SolutionStatus::TimeLimit => SolveStatus::NotOptimal { reason: "LP time limit reached".into() },
+        SolutionStatus::GapLimit => SolveStatus::NotOptimal { reason: "LP stopped at its gap limit".into() },
+    }
+}
+
+/// Solves the LP; returns z = (λ, μ) and the solver's status.
+pub(crate) fn solve(
+    p: &Problem,
+    hat: &Net,
+    norm: Norm,
+    time_limit: f64,
+) -> Result<(Vec<f64>, SolveStatus), ResolutionError> {
     let (ns, k) = (p.ns(), p.k);
     let d = hat.dim();
     let mut vars = ProblemVariables::new();
@@ -106,5 +123,5 @@ pub(crate) fn solve(p: &Problem, hat: &Net, norm: Norm, time_limit: f64) -> Resu
         model.add_constraint(Expression::from(z[ns + t]).leq(z[a]));
     }
     let sol = model.solve()?;
-    Ok(z.iter().map(|&var| sol.value(var)).collect())
+    Ok((z.iter().map(|&var| sol.value(var)).collect(), lp_status(sol.status())))
 }

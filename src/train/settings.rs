@@ -11,6 +11,7 @@ use serde::Serialize;
 use super::TrainError;
 
 /// Loss function ℓ of the margin q.
+#[cfg_attr(all(feature = "cli", not(doc)), derive(clap::ValueEnum))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Loss {
@@ -23,6 +24,7 @@ pub enum Loss {
 
 /// Precision of the training arithmetic (the network is always exported as f64).
 /// Serialised as `"f64"`/`"f32"` under the report's `settings.dtype`.
+#[cfg_attr(all(feature = "cli", not(doc)), derive(clap::ValueEnum))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Precision {
@@ -34,6 +36,7 @@ pub enum Precision {
 }
 
 /// How the pre-activations are updated (results agree to rounding).
+#[cfg_attr(all(feature = "cli", not(doc)), derive(clap::ValueEnum))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Kernel {
