@@ -93,6 +93,15 @@ pub struct TrainArgs {
     /// report file beside it, else 0); the paper schedule continues from it.
     #[arg(long)]
     pub start_iteration: Option<u64>,
+    /// Stop once the L2 KKT certificate gives eps_rel ≤ this (checked every so many steps).
+    #[arg(long)]
+    pub target_eps_rel: Option<f64>,
+    /// Ambiguity tolerance τ of that certificate.
+    #[arg(long, default_value_t = 1e-9)]
+    pub kkt_tau: f64,
+    /// Certify every N accepted steps (default: chosen so certifying takes about 10% of the time).
+    #[arg(long)]
+    pub kkt_every: Option<u64>,
     /// Output network (.json, .safetensors or .npz); the report goes to <out>.report.json.
     #[arg(short = 'o', long = "out")]
     pub out: Option<PathBuf>,
@@ -174,6 +183,7 @@ pub fn run(a: &TrainArgs, ctx: &Ctx) -> Result<Output, CliError> {
         checkpoint_every: a.checkpoint_every,
         start_iteration,
         max_memory: train::available_memory(),
+        certificate: a.target_eps_rel.map(|e| train::CertificateTarget { every: a.kkt_every, ..train::CertificateTarget::new(e, a.kkt_tau) }),
         ..TrainSettings::default()
     };
     let bar = if ctx.progress {
