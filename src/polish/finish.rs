@@ -84,10 +84,6 @@ pub(crate) fn solve(p: &Params, aug: &Aug, lambda: &DVector<f64>, prune: f64, ki
         .flat_map(|(g, key)| key.1.iter().enumerate().filter(|(_, &b)| b == Pair::Kink).map(move |(a, _)| (g, a)))
         .collect();
     let nk = kinks.len();
-    let dbg = std::env::var_os("RELUCERT_POLISH_DEBUG").is_some();
-    if dbg {
-        eprintln!("  finish prune {prune:e} kink {kink:e}: ns {ns} ng {ng} nk {nk}");
-    }
     if ng == 0 || ng > ns + nk {
         return None;
     }
@@ -198,9 +194,6 @@ pub(crate) fn solve(p: &Params, aug: &Aug, lambda: &DVector<f64>, prune: f64, ki
         if !accepted {
             return None;
         }
-    }
-    if dbg {
-        eprintln!("  newton |F| {:e} min lam/c {:e} s range {:?}", f.amax(), x.rows(0, ns + ng).min(), (x.rows(ns + ng, nk).iter().cloned().fold(f64::INFINITY, f64::min), x.rows(ns + ng, nk).iter().cloned().fold(f64::NEG_INFINITY, f64::max)));
     }
     if f.amax() > NEWTON_TOL {
         return None;

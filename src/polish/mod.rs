@@ -34,6 +34,7 @@
 //! result of a failed polish is never called KKT.
 
 mod finish;
+mod kinkqp;
 mod report;
 mod sqp;
 
@@ -65,10 +66,14 @@ pub struct PolishSettings {
     /// Wall-clock limit in seconds (default 300).
     pub time_limit: f64,
     /// Pruning levels tried by the KKT solve after each step: neurons with
-    /// v_j² < level·max_l v_l² are set to zero (default 1e-3, 1e-6, 1e-9).
+    /// v_j² < level·max_l v_l² are set to zero (default 1e-3, 1e-6).
     pub prune_levels: Vec<f64>,
+    /// Kink level of the SQP subproblem: a pair with |u_ij| ≤ level·‖w̃_j‖‖x̃_i‖ is
+    /// linearised on both sides of its kink (a variable μ ≤ λ in the dual); 0 for the
+    /// plain pattern linearisation (default 1e-4).
+    pub sqp_kink: f64,
     /// Kink levels tried by the KKT solve: a pair with |u_ij| ≤ level·‖w̃_j‖‖x̃_i‖ is
-    /// solved as a kink, u_ij = 0 with its derivative in [0, 1] (default 1e-2, 1e-4, 1e-6).
+    /// solved as a kink, u_ij = 0 with its derivative in [0, 1] (default 1e-2, 1e-4).
     pub kink_levels: Vec<f64>,
     /// A sample is reported on the margin when q̂_i ≤ 1 + this (default 1e-9).
     pub on_margin_tol: f64,
@@ -85,8 +90,9 @@ impl Default for PolishSettings {
             slack: 0.1,
             max_iterations: 2000,
             time_limit: 300.0,
-            prune_levels: vec![1e-3, 1e-6, 1e-9],
-            kink_levels: vec![1e-2, 1e-4, 1e-6],
+            prune_levels: vec![1e-3, 1e-6],
+            kink_levels: vec![1e-2, 1e-4],
+            sqp_kink: 1e-4,
             on_margin_tol: 1e-9,
             cycle_window: 50,
         }
@@ -148,6 +154,9 @@ fn check(s: &PolishSettings) -> Result<(), PolishError> {
         if !(l.is_finite() && l >= 0.0) {
             return bad("kink_levels", l, "every level must be finite and ≥ 0");
         }
+    }
+    if !(s.sqp_kink.is_finite() && s.sqp_kink >= 0.0) {
+        return bad("sqp_kink", s.sqp_kink, "must be finite and ≥ 0");
     }
     if !(s.on_margin_tol.is_finite() && s.on_margin_tol >= 0.0) {
         return bad("on_margin_tol", s.on_margin_tol, "must be finite and ≥ 0");
@@ -228,16 +237,11 @@ pub fn polish(net: &Net, data: &Dataset, s: &PolishSettings) -> Result<Polished,
             break;
         }
         out.iterations += 1;
-        let st = sqp::step(&p, &aug);
+        let st = if s.sqp_kink > 0.0 { kinkqp::step(&p, &aug, s.sqp_kink) } else { sqp::step(&p, &aug) };
         if !st.target.w.iter().chain(st.target.v.iter()).chain(st.lambda.iter()).all(|t| t.is_finite()) {
             out.status = PolishStatus::Diverged;
             out.message = format!("the SQP subproblem became non-finite at iteration {}", out.iterations);
             break;
-        }
-        if std::env::var_os("RELUCERT_POLISH_DEBUG").is_some() {
-            let dn = ((&st.target.w - &p.w).norm_squared() + (&st.target.v - &p.v).norm_squared()).sqrt();
-            let ns = st.lambda.iter().filter(|&&t| t > 0.0).count();
-            eprintln!("it {} gamma {:.15e} step {:.3e} support {}", out.iterations, gamma, dn / p.norm_sq().sqrt(), ns);
         }
         for (&level, &kink) in s.prune_levels.iter().flat_map(|l| s.kink_levels.iter().map(move |k| (l, k))) {
             let Some(mut cand) = finish::solve(&p, &aug, &st.lambda, level, kink) else { continue };
@@ -245,10 +249,6 @@ pub fn polish(net: &Net, data: &Dataset, s: &PolishSettings) -> Result<Polished,
                 continue;
             }
             let Ok(cnet) = cand.to_net(net.has_bias()) else { continue };
-            if std::env::var_os("RELUCERT_POLISH_DEBUG").is_some() {
-                let ks = KktSettings { tau: s.tau, tau_ladder: vec![], ..KktSettings::default() };
-                eprintln!("  cand level {level:e}: {:?}", kkt::certify(&cnet, data, &ks).map(|r| r.eps_rel));
-            }
             if let Some(cert) = certified(&cnet, data, s) {
                 out.status = PolishStatus::Kkt;
                 out.message = format!("certified and verified KKT point (pruning level {level:e}, kink level {kink:e})");
@@ -279,10 +279,6 @@ pub fn polish(net: &Net, data: &Dataset, s: &PolishSettings) -> Result<Polished,
             );
             break;
         };
-        if std::env::var_os("RELUCERT_POLISH_DEBUG").is_some() {
-            let flips = p.pre(&aug).iter().zip(next.pre(&aug).iter()).filter(|(a, b)| (**a > 0.0) != (**b > 0.0)).count();
-            eprintln!("  alpha {alpha:e} flips {flips}");
-        }
         next.normalize(&aug);
         if !next.w.iter().chain(next.v.iter()).all(|t| t.is_finite()) {
             out.status = PolishStatus::Diverged;
