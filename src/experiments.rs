@@ -10,8 +10,8 @@
 //! * after a complete sweep or `merge`: `runs.jsonl` (all shards), `summary.csv` and the
 //!   figure's `.svg`.
 //!
-//! What one run does is supplied by the caller (see [`sweep`]); [`crate::cli`] plugs in
-//! training plus the Figure-1 measurement.
+//! What one run does is supplied by the caller (see [`sweep`]); the `relucert` binary
+//! plugs in training plus the Figure-1 measurement.
 
 use std::collections::{BTreeMap, HashSet};
 use std::fs::OpenOptions;
