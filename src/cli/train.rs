@@ -119,11 +119,6 @@ pub fn run(a: &TrainArgs, ctx: &Ctx) -> Result<Output, CliError> {
         }
         paths::refuse_overwrite(&[named("-o", out), named("-o's report", &report), named("-o's checkpoint", &checkpoint)], &inputs)?;
     }
-    if let Some(t) = a.start_iteration {
-        if t.checked_add(a.max_iters).is_none() {
-            return Err(CliError::Usage(format!("--start-iteration {t} plus --max-iters {} overflows the 64-bit iteration counter", a.max_iters)));
-        }
-    }
     let data = io::read_data(&a.data)?;
     let bias = !a.no_bias;
     let (init, start_iteration, state) = match &a.resume {
