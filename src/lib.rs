@@ -43,9 +43,9 @@
 //! # Features
 //!
 //! * `cli` (default) — the `relucert` binary (its code lives in the binary, not in this
-//!   library) and `clap::ValueEnum` on the library's choice enums. Library users can
-//!   depend on `relucert` with `default-features = false` to leave out clap and
-//!   indicatif.
+//!   library) and the `ValueEnum` derives that let its argument parser use the library's
+//!   choice enums (hidden from these docs). Library users can depend on `relucert` with
+//!   `default-features = false` to leave out the command-line crates.
 #![deny(missing_docs)]
 
 pub mod claims;

@@ -138,6 +138,14 @@ pub fn run(args: &DemoArgs, ctx: &Ctx) -> Result<Output, CliError> {
     let start = std::time::Instant::now();
     let a = Sizes::of(args);
     let seed = args.seed;
+    // Sizes are checked (overflow, memory budget) before anything is allocated.
+    let settings = train::TrainSettings {
+        schedule: train::Schedule::PAPER,
+        seed,
+        max_memory: Some(ctx.memory_budget()),
+        ..train::TrainSettings::default()
+    };
+    train::check_memory(a.m, a.d, a.width, &settings)?;
     let data = Generator::Sphere.generate(a.d, a.m, seed)?;
     let stats = data.inner_product_stats();
     let sqrt_d = (a.d as f64).sqrt();
@@ -150,7 +158,6 @@ pub fn run(args: &DemoArgs, ctx: &Ctx) -> Result<Output, CliError> {
 
     // A network trained with the paper's protocol.
     let init = train::init_net(a.d, a.width, true, seed, 1.0)?;
-    let settings = train::TrainSettings { schedule: train::Schedule::PAPER, seed, ..train::TrainSettings::default() };
     let bar = ctx.progress.then(|| {
         let b = indicatif::ProgressBar::new_spinner();
         b.set_message("training with the paper's protocol …");

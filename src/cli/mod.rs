@@ -151,6 +151,14 @@ pub struct Ctx {
     pub progress: bool,
 }
 
+impl Ctx {
+    /// The memory budget in force, in bytes: `--max-memory`, else the machine's
+    /// available memory (see `relucert::io::MemoryBudget`).
+    pub fn memory_budget(&self) -> u64 {
+        io::MemoryBudget::global().bytes()
+    }
+}
+
 /// relucert — certificates for what gradient descent does to depth-2 ReLU networks.
 #[derive(Debug, Parser)]
 #[command(name = "relucert", version, about, long_about = None, after_help = "\
@@ -163,10 +171,11 @@ pub struct Cli {
     /// Print the command's report as one JSON object on stdout instead of a summary.
     #[arg(long, global = true)]
     pub json: bool,
-    /// Most bytes one input-driven allocation may take (e.g. 8G, 512M); larger sizes are
-    /// refused before allocating, with the bytes needed [default: the available memory].
-    #[arg(long, global = true, value_name = "BYTES")]
-    pub max_memory: Option<relucert::io::MemoryBudget>,
+    /// Largest allocation driven by input sizes (file headers, m, d, width, …), e.g.
+    /// 2GiB or 500M; a larger need is refused with the bytes it needs. Default: the
+    /// machine's available memory.
+    #[arg(long, global = true, value_name = "BYTES", value_parser = parse::bytes)]
+    pub max_memory: Option<u64>,
     /// The command.
     #[command(subcommand)]
     pub command: Command,
@@ -228,8 +237,8 @@ pub fn main() -> ExitCode {
             return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
         }
     };
-    if let Some(budget) = cli.max_memory {
-        relucert::io::MemoryBudget::set_global(budget);
+    if let Some(bytes) = cli.max_memory {
+        io::MemoryBudget::set_global(io::MemoryBudget::new(bytes));
     }
     let ctx = Ctx { json: cli.json, progress: !cli.json && std::io::stderr().is_terminal() };
     match run(&cli, &ctx) {

@@ -110,6 +110,42 @@ pub fn tau_ladder(s: &str) -> Result<TauLadder, String> {
         .map(TauLadder)
 }
 
+/// A byte count: a whole number with an optional unit, `k`/`M`/`G`/`T` (powers of 1000)
+/// or `KiB`/`MiB`/`GiB`/`TiB` (powers of 1024), e.g. `2GiB`, `500M`, `1000000`.
+pub fn bytes(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let mult: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "k" | "K" | "kB" | "KB" => 1_000,
+        "M" | "MB" => 1_000_000,
+        "G" | "GB" => 1_000_000_000,
+        "T" | "TB" => 1_000_000_000_000,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        "TiB" => 1 << 40,
+        u => return Err(format!("unknown unit {u:?} (use B, k, M, G, T, KiB, MiB, GiB or TiB)")),
+    };
+    let bad = || format!("{s:?} is not a byte count ≥ 1 (e.g. 2GiB, 500M, 1000000)");
+    let value = if num.contains('.') {
+        let x: f64 = num.parse().map_err(|_| bad())?;
+        let b = x * mult as f64;
+        if !(b.is_finite() && b >= 1.0 && b < u64::MAX as f64) {
+            return Err(bad());
+        }
+        b as u64
+    } else {
+        let n: u64 = num.parse().map_err(|_| bad())?;
+        n.checked_mul(mult).ok_or_else(bad)?
+    };
+    if value == 0 {
+        return Err(bad());
+    }
+    Ok(value)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,5 +182,16 @@ mod tests {
         assert_eq!(shard("1/4"), Ok(Shard { i: 1, n: 4 }));
         assert_eq!(log10_loss("1e-400"), Ok(-400.0));
         assert!(log10_loss("0").is_err() && log10_loss("-1").is_err() && log10_loss("abc").is_err());
+    }
+
+    #[test]
+    fn byte_counts() {
+        assert_eq!(bytes("1000"), Ok(1000));
+        assert_eq!(bytes("2GiB"), Ok(2 << 30));
+        assert_eq!(bytes("500M"), Ok(500_000_000));
+        assert_eq!(bytes("1.5k"), Ok(1500));
+        for bad in ["0", "-1", "1X", "", "99999999999999999999", "20000000TiB"] {
+            assert!(bytes(bad).is_err(), "{bad}");
+        }
     }
 }

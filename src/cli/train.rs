@@ -128,11 +128,6 @@ pub fn run(a: &TrainArgs, ctx: &Ctx) -> Result<Output, CliError> {
         }
         paths::refuse_overwrite(&[named("-o", out), named("-o's report", &report), named("-o's checkpoint", &checkpoint)], &inputs)?;
     }
-    if let Some(t) = a.start_iteration {
-        if t.checked_add(a.max_iters).is_none() {
-            return Err(CliError::Usage(format!("--start-iteration {t} plus --max-iters {} overflows the 64-bit iteration counter", a.max_iters)));
-        }
-    }
     let data = io::read_data(&a.data)?;
     let bias = !a.no_bias;
     let (init, start_iteration, state) = match &a.resume {
@@ -156,7 +151,7 @@ pub fn run(a: &TrainArgs, ctx: &Ctx) -> Result<Output, CliError> {
             let k = a.width.ok_or_else(|| CliError::Usage("--width is required (or --resume NET)".into()))?;
             // Sizes are checked (overflow, available memory) before anything is allocated.
             let precision = a.dtype;
-            let probe = TrainSettings { dtype: precision, batch: a.batch, max_memory: train::available_memory(), ..TrainSettings::default() };
+            let probe = TrainSettings { dtype: precision, batch: a.batch, max_memory: Some(ctx.memory_budget()), ..TrainSettings::default() };
             train::check_memory(data.m(), data.d(), k, &probe)?;
             (train::init_net(data.d(), k, bias, a.seed, a.init_scale)?, a.start_iteration.unwrap_or(0), None)
         }
@@ -182,7 +177,7 @@ pub fn run(a: &TrainArgs, ctx: &Ctx) -> Result<Output, CliError> {
         threads: a.threads,
         checkpoint_every: a.checkpoint_every,
         start_iteration,
-        max_memory: train::available_memory(),
+        max_memory: Some(ctx.memory_budget()),
         certificate: a.target_eps_rel.map(|e| train::CertificateTarget { every: a.kkt_every, ..train::CertificateTarget::new(e, a.kkt_tau) }),
         ..TrainSettings::default()
     };
