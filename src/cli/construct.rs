@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::{fmt_num, parse, CliError, Ctx, Output};
 use relucert::construct::{self, RobustSettings};
-use relucert::io::{self, Dtype};
+use relucert::io::{self, FileDtype};
 
 /// Which construction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
@@ -33,8 +33,8 @@ pub struct ConstructArgs {
     #[arg(long, value_parser = parse::unit_f64)]
     pub c: Option<f64>,
     /// Element type for .safetensors/.npz output.
-    #[arg(long, value_enum, default_value_t = Dtype::F64)]
-    pub dtype: Dtype,
+    #[arg(long, value_enum, default_value_t = FileDtype::F64)]
+    pub dtype: FileDtype,
     /// Output network file (.json, .safetensors or .npz).
     #[arg(short = 'o', long = "out")]
     pub out: PathBuf,

@@ -19,6 +19,7 @@ use crate::data::Dataset;
 use crate::net::Net;
 
 /// Element type of written tensor files (JSON always holds f64 exactly).
+#[cfg_attr(all(feature = "cli", not(doc)), derive(clap::ValueEnum))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum FileDtype {

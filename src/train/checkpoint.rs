@@ -15,13 +15,13 @@ use serde::{Deserialize, Serialize};
 
 use super::report::StopCode;
 use super::schedule::ScheduleState;
-use crate::io::{self, IoError, Problem};
+use crate::io::{self, tags, IoError, IoProblem};
 use crate::net::Net;
 
 /// Format tag of [`Checkpoint`] files written now.
-pub const CHECKPOINT_FORMAT: &str = "relucert/train-checkpoint@2";
+pub const CHECKPOINT_FORMAT: &str = tags::TRAIN_CHECKPOINT;
 /// Format tag of the first checkpoint files (no trainer state), still read.
-pub const CHECKPOINT_FORMAT_V1: &str = "relucert/train-checkpoint@1";
+pub const CHECKPOINT_FORMAT_V1: &str = tags::TRAIN_CHECKPOINT_V1;
 
 /// Everything the driver carries from one step to the next besides the network.
 ///
@@ -86,7 +86,7 @@ pub fn report_path(net: &Path) -> PathBuf {
 
 /// Writes `net` to `out` (atomically, in f64) and then its checkpoint file.
 pub fn write_checkpoint(out: &Path, net: &Net, checkpoint: &Checkpoint) -> Result<(), IoError> {
-    io::write_net(out, net, io::Dtype::F64)?;
+    io::write_net(out, net, io::FileDtype::F64)?;
     io::write_json(&checkpoint_path(out), checkpoint)
 }
 
@@ -94,7 +94,7 @@ pub fn write_checkpoint(out: &Path, net: &Net, checkpoint: &Checkpoint) -> Resul
 pub fn read_checkpoint(path: &Path) -> Result<Checkpoint, IoError> {
     let c: Checkpoint = io::read_json(path)?;
     if c.format != CHECKPOINT_FORMAT && c.format != CHECKPOINT_FORMAT_V1 {
-        return Err(IoError { path: path.to_path_buf(), problem: Problem::Format { found: c.format, expected: CHECKPOINT_FORMAT } });
+        return Err(IoError { path: path.to_path_buf(), problem: IoProblem::Format { found: c.format, expected: CHECKPOINT_FORMAT } });
     }
     Ok(c)
 }
