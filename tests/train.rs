@@ -426,6 +426,7 @@ fn resumed_run_follows_the_uninterrupted_path() {
 
 #[test]
 fn counters_and_sizes_are_checked_before_running() {
+    use relucert::io::BudgetError;
     use relucert::train::{check_memory, memory_estimate};
     let data = Generator::Sphere.generate(4, 6, 0).expect("data");
     let net = init_net(4, 3, true, 0, 1.0).expect("net");
@@ -437,16 +438,16 @@ fn counters_and_sizes_are_checked_before_running() {
     assert_eq!(out.report.last_iteration, u64::MAX);
     // Sizes: overflow is an error, not a wrap; a budget below the estimate refuses.
     assert_eq!(memory_estimate(usize::MAX, 2, 2, &TrainSettings::default()), None);
-    assert!(matches!(check_memory(usize::MAX / 2, 4, 4, &TrainSettings::default()), Err(TrainError::TooLarge { .. })));
+    assert!(matches!(check_memory(usize::MAX / 2, 4, 4, &TrainSettings::default()), Err(TrainError::Budget(BudgetError::Overflow { .. }))));
     let need = memory_estimate(6, 4, 3, &TrainSettings::default()).expect("small");
-    assert!(need >= (6 * 4 + 2 * 6 * 3) * 8, "at least x, u, u2");
+    assert!(need >= 6 * 3 * 8, "at least the pre-activations");
     let tight = TrainSettings { max_memory: Some(need - 1), ..TrainSettings::default() };
-    assert!(matches!(train(&data, net.clone(), &tight, &mut |_| {}), Err(TrainError::Memory { .. })));
+    assert!(matches!(train(&data, net.clone(), &tight, &mut |_| {}), Err(TrainError::Budget(BudgetError::Exceeded { .. }))));
     let ok = TrainSettings { max_memory: Some(need), max_iters: 3, ..TrainSettings::default() };
     assert!(train(&data, net, &ok, &mut |_| {}).is_ok());
     // A width whose parameter count does not fit is refused without allocating.
-    assert!(matches!(init_net(usize::MAX / 2, 4, true, 0, 1.0), Err(TrainError::TooLarge { .. })));
-    assert!(matches!(init_net(1 << 20, 1 << 40, true, 0, 1.0), Err(TrainError::TooLarge { .. } | TrainError::Allocation { .. })));
+    assert!(matches!(init_net(usize::MAX / 2, 4, true, 0, 1.0), Err(TrainError::Budget(BudgetError::Overflow { .. }))));
+    assert!(matches!(init_net(1 << 20, 1 << 40, true, 0, 1.0), Err(TrainError::Budget(_) | TrainError::Allocation { .. })));
 }
 
 #[test]

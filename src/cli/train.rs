@@ -150,8 +150,7 @@ pub fn run(a: &TrainArgs, ctx: &Ctx) -> Result<Output, CliError> {
         None => {
             let k = a.width.ok_or_else(|| CliError::Usage("--width is required (or --resume NET)".into()))?;
             // Sizes are checked (overflow, available memory) before anything is allocated.
-            let precision = a.dtype;
-            let probe = TrainSettings { dtype: precision, batch: a.batch, max_memory: Some(ctx.memory_budget()), ..TrainSettings::default() };
+            let probe = TrainSettings { dtype: a.dtype, batch: a.batch, ..TrainSettings::default() };
             train::check_memory(data.m(), data.d(), k, &probe)?;
             (train::init_net(data.d(), k, bias, a.seed, a.init_scale)?, a.start_iteration.unwrap_or(0), None)
         }
@@ -177,7 +176,6 @@ pub fn run(a: &TrainArgs, ctx: &Ctx) -> Result<Output, CliError> {
         threads: a.threads,
         checkpoint_every: a.checkpoint_every,
         start_iteration,
-        max_memory: Some(ctx.memory_budget()),
         certificate: a.target_eps_rel.map(|e| train::CertificateTarget { every: a.kkt_every, ..train::CertificateTarget::new(e, a.kkt_tau) }),
         ..TrainSettings::default()
     };

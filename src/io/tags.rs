@@ -19,8 +19,11 @@ pub const RADIUS_PROOF: &str = "relucert/radius-proof@1";
 pub const THEOREM41: &str = "relucert/theorem41@1";
 /// Training reports (`train`).
 pub const TRAIN: &str = "relucert/train@1";
-/// Training checkpoints written beside a network during `train`.
-pub const TRAIN_CHECKPOINT: &str = "relucert/train-checkpoint@1";
+/// Training checkpoints written beside a network during `train` (with the trainer's
+/// whole state).
+pub const TRAIN_CHECKPOINT: &str = "relucert/train-checkpoint@2";
+/// The first training checkpoints (iteration and loss only), still read.
+pub const TRAIN_CHECKPOINT_V1: &str = "relucert/train-checkpoint@1";
 /// Generator reports (`gen`).
 pub const GEN: &str = "relucert/gen@1";
 /// Evaluation reports (`eval`).
@@ -43,6 +46,6 @@ pub const DATA_CONTENT: &str = "relucert/data-content@1";
 
 /// Every tag above, for tests and tools that list the formats.
 pub const ALL: &[&str] = &[
-    NET, DATA, KKT, RADIUS, THEOREM41, TRAIN, TRAIN_CHECKPOINT, GEN, EVAL, CONSTRUCT, DEMO, CHECK, REPRODUCE,
+    NET, DATA, KKT, RADIUS, THEOREM41, TRAIN, TRAIN_CHECKPOINT, TRAIN_CHECKPOINT_V1, GEN, EVAL, CONSTRUCT, DEMO, CHECK, REPRODUCE,
     GRID, NET_CONTENT, DATA_CONTENT,
 ];

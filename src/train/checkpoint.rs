@@ -15,13 +15,13 @@ use serde::{Deserialize, Serialize};
 
 use super::report::StopCode;
 use super::schedule::ScheduleState;
-use crate::io::{self, IoError, IoProblem};
+use crate::io::{self, tags, IoError, IoProblem};
 use crate::net::Net;
 
 /// Format tag of [`Checkpoint`] files written now.
-pub const CHECKPOINT_FORMAT: &str = "relucert/train-checkpoint@2";
+pub const CHECKPOINT_FORMAT: &str = tags::TRAIN_CHECKPOINT;
 /// Format tag of the first checkpoint files (no trainer state), still read.
-pub const CHECKPOINT_FORMAT_V1: &str = "relucert/train-checkpoint@1";
+pub const CHECKPOINT_FORMAT_V1: &str = tags::TRAIN_CHECKPOINT_V1;
 
 /// Everything the driver carries from one step to the next besides the network.
 ///

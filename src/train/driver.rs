@@ -7,7 +7,8 @@
 //! proposal's loss, accept or reject), `after_accept` (bookkeeping of the best network)
 //! and `report` (progress callback, checkpoints, and the certificate stopping rule of
 //! [`CertificateTarget`](super::CertificateTarget)). `finish` assembles the report from
-//! an independent recomputation of the returned network's loss ([`loss_and_grad`]).
+//! an independent recomputation of the returned network's margins and loss (plain
+//! nalgebra, in blocks of rows).
 //! The whole state between iterations is a [`TrainerState`], so a run resumed from a
 //! checkpoint takes the same steps as one that was never interrupted.
 
@@ -19,7 +20,7 @@ use super::checkpoint::TrainerState;
 use super::duplicates::find_conflicting_duplicate;
 use super::engine::{Engine, Mode, Real};
 use super::memory::check_memory;
-use super::reference::loss_and_grad;
+use super::reference::margins_in_blocks;
 use super::report::{Progress, StopReason, TrainOutcome, TrainReport, REPORT_FORMAT};
 use super::schedule::{ScheduleState, Scheduler, Verdict};
 use super::settings::{Precision, TrainSettings};
@@ -83,7 +84,7 @@ fn median(v: &mut [f64]) -> f64 {
 struct Driver<'a, T: Real> {
     data: &'a Dataset,
     st: &'a TrainSettings,
-    eng: Engine<T>,
+    eng: Engine<'a, T>,
     mode: Mode,
     sched: Scheduler,
     batches: Batches,
@@ -117,7 +118,7 @@ impl<'a, T: Real> Driver<'a, T> {
         let m = data.m();
         let batch_size = st.batch.filter(|&b| b < m);
         let mode = choose_mode(st.kernel, m, data.d(), batch_size.unwrap_or(m), st.refresh);
-        let eng: Engine<T> = build_engine(data, init, st, mode);
+        let eng: Engine<'a, T> = build_engine(data, init, st, mode);
         let ln_l = eng.ln_loss(&eng.q, None);
         let iter = st.start_iteration;
         let sched_state = state.map(|s| s.schedule).filter(|s| s.fits(&st.schedule)).unwrap_or_else(|| ScheduleState::initial(&st.schedule));
@@ -350,10 +351,12 @@ impl<'a, T: Real> Driver<'a, T> {
             (StopReason::TargetEpsRel { .. }, _) | (_, None) => (last.clone(), self.iter),
             (_, Some((net, it))) => (net, it),
         };
-        let lg = loss_and_grad(&net, self.data, self.st.loss)?;
-        let q_min = lg.margins.iter().copied().fold(f64::INFINITY, f64::min);
+        let (margins, ln_loss) = margins_in_blocks(&net, self.data, self.st.loss)?;
+        let q_min = margins.iter().copied().fold(f64::INFINITY, f64::min);
         let norm2 = net.param_norm_sq();
-        let accuracy = net.accuracy(self.data)?;
+        // The paper's sign(0) = +1: a zero output is correct for y = +1 (margin 0).
+        let correct = margins.iter().zip(self.data.y().iter()).filter(|&(&q, &y)| q > 0.0 || (q == 0.0 && y > 0.0)).count();
+        let accuracy = correct as f64 / self.data.m() as f64;
         if self.last_reported != self.iter {
             progress(&self.progress_record(None, None));
         }
@@ -362,7 +365,7 @@ impl<'a, T: Real> Driver<'a, T> {
         let report = TrainReport {
             format: REPORT_FORMAT,
             iterations,
-            log10_loss: lg.log10_loss(),
+            log10_loss: ln_loss / LN10,
             q_min,
             normalized_margin: q_min / norm2,
             wall_seconds: self.started.elapsed().as_secs_f64(),

@@ -1,6 +1,7 @@
 //! Detection of data that no network can fit: the same point twice with opposite
 //! labels. Every network then has loss ≥ 1 on the pair, so a target below 1 is out of
-//! reach and the driver stops at once with `StopReason::Inseparable`.
+//! reach and the driver stops at once with `StopReason::Inseparable`. Points are equal
+//! when their coordinates have the same bits.
 
 use crate::data::Dataset;
 
@@ -9,12 +10,14 @@ pub fn find_conflicting_duplicate(data: &Dataset) -> Option<(usize, usize)> {
     let m = data.m();
     let mut idx: Vec<usize> = (0..m).collect();
     let x = data.x();
-    let row = |i: usize| x.row(i).iter().map(|t| t.to_bits()).collect::<Vec<u64>>();
-    let rows: Vec<Vec<u64>> = (0..m).map(row).collect();
-    idx.sort_by(|&a, &b| rows[a].cmp(&rows[b]));
+    // Rows compared by their bits in place (no copy of the data: this runs before
+    // training at every size).
+    let cmp = |a: usize, b: usize| x.row(a).iter().map(|t| t.to_bits()).cmp(x.row(b).iter().map(|t| t.to_bits()));
+    let same = |a: usize, b: usize| cmp(a, b) == std::cmp::Ordering::Equal;
+    idx.sort_by(|&a, &b| cmp(a, b));
     for w in idx.windows(2) {
         let (a, b) = (w[0], w[1]);
-        if rows[a] == rows[b] && data.y()[a] != data.y()[b] {
+        if same(a, b) && data.y()[a] != data.y()[b] {
             return Some((a.min(b), a.max(b)));
         }
     }
@@ -22,7 +25,7 @@ pub fn find_conflicting_duplicate(data: &Dataset) -> Option<(usize, usize)> {
     let mut start = 0;
     while start < m {
         let mut end = start + 1;
-        while end < m && rows[idx[end]] == rows[idx[start]] {
+        while end < m && same(idx[end], idx[start]) {
             end += 1;
         }
         let group = &idx[start..end];

@@ -1,6 +1,7 @@
 //! The initial network: PyTorch's default `nn.Linear` initialisation, seeded.
 
 use super::TrainError;
+use crate::io::BudgetError;
 use crate::data::Rng;
 use crate::net::Net;
 
@@ -14,7 +15,10 @@ pub fn init_net(d: usize, k: usize, bias: bool, seed: u64, scale: f64) -> Result
     if !(scale.is_finite() && scale > 0.0) {
         return Err(TrainError::Setting { name: "init_scale", value: scale.to_string(), reason: "must be positive and finite" });
     }
-    let kd = k.checked_mul(d).filter(|&n| k.checked_mul(2).and_then(|k2| n.checked_add(k2)).is_some()).ok_or(TrainError::TooLarge { m: 0, d, width: k })?;
+    let kd = k
+        .checked_mul(d)
+        .filter(|&n| k.checked_mul(2).and_then(|k2| n.checked_add(k2)).is_some())
+        .ok_or_else(|| BudgetError::Overflow { what: format!("a network of width {k} on dimension {d}") })?;
     let bytes = (kd as u64).saturating_add(2 * k as u64).saturating_mul(8);
     let mut w: Vec<f64> = Vec::new();
     w.try_reserve_exact(kd).map_err(|_| TrainError::Allocation { bytes })?;

@@ -89,7 +89,7 @@ pub use checkpoint::{
 pub use driver::{train, train_from};
 pub use duplicates::find_conflicting_duplicate;
 pub use init::init_net;
-pub use memory::{available_memory, check_memory, memory_estimate};
+pub use memory::{check_memory, memory_estimate};
 pub use reference::{loss_and_grad, LossGrad};
 pub use report::{Progress, StopCode, StopReason, TrainOutcome, TrainReport, REPORT_FORMAT};
 pub use schedule::ScheduleState;
@@ -127,24 +127,10 @@ pub enum TrainError {
         /// The text given.
         text: String,
     },
-    /// The sizes overflow a 64-bit byte count.
-    #[error("a network of width {width} on m = {m} samples of dimension d = {d} is too large: its size overflows a 64-bit byte count")]
-    TooLarge {
-        /// Samples.
-        m: usize,
-        /// Input dimension.
-        d: usize,
-        /// Width.
-        width: usize,
-    },
-    /// The run's memory estimate exceeds the budget.
-    #[error("training needs about {needed} bytes, more than the memory budget of {budget} bytes (set a larger one, or use a smaller width, f32, or fewer samples)")]
-    Memory {
-        /// Estimated bytes.
-        needed: u64,
-        /// The budget.
-        budget: u64,
-    },
+    /// The sizes overflow, or the run's memory estimate exceeds the budget
+    /// ([`TrainSettings::max_memory`], else the process-wide `io::MemoryBudget`).
+    #[error(transparent)]
+    Budget(#[from] crate::io::BudgetError),
     /// An allocation was refused by the system.
     #[error("could not allocate {bytes} bytes for the network")]
     Allocation {

@@ -66,3 +66,32 @@ pub fn loss_and_grad(net: &Net, data: &Dataset, loss: Loss) -> Result<LossGrad, 
     Ok(LossGrad { ln_loss, grad_over_loss: DVector::from_vec(out), margins: q })
 }
 
+
+/// Rows of X per block in [`margins_in_blocks`].
+const BLOCK_ROWS: usize = 1024;
+
+/// Margins `q_i = y_i N(x_i)` and the natural log of the loss, computed in blocks of
+/// rows so that no m×k matrix is formed (the report's recomputation of the returned
+/// network at the paper's largest sizes). Same formula as [`Net::margins`].
+pub(crate) fn margins_in_blocks(net: &Net, data: &Dataset, loss: Loss) -> Result<(DVector<f64>, f64), TrainError> {
+    net.check_data(data)?;
+    let (m, d) = (data.m(), data.d());
+    let wt = net.w().transpose();
+    let mut q = DVector::zeros(m);
+    for i0 in (0..m).step_by(BLOCK_ROWS) {
+        let n = BLOCK_ROWS.min(m - i0);
+        let mut u = data.x().view((i0, 0), (n, d)) * &wt;
+        if let Some(b) = net.b() {
+            for (j, mut col) in u.column_iter_mut().enumerate() {
+                col.add_scalar_mut(b[j]);
+            }
+        }
+        u.apply(|t| *t = t.max(0.0));
+        let out = u * net.v();
+        for r in 0..n {
+            q[i0 + r] = out[r] * data.y()[i0 + r];
+        }
+    }
+    let ln_loss = log_sum_exp(q.iter().map(|&t| ln_terms(loss, t).0));
+    Ok((q, ln_loss))
+}

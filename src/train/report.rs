@@ -10,7 +10,7 @@ use super::settings::TrainSettings;
 use crate::net::Net;
 
 /// Format tag of [`TrainReport`].
-pub const REPORT_FORMAT: &str = "relucert/train@1";
+pub const REPORT_FORMAT: &str = crate::io::tags::TRAIN;
 
 /// Why training stopped. All are outcomes with a network; only some mean success.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -154,8 +154,10 @@ pub struct TrainSettings {
     /// no certificate is computed).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub certificate: Option<CertificateTarget>,
-    /// Refuse to start when the estimated memory of the run ([`memory_estimate`](super::memory_estimate))
-    /// exceeds this many bytes (default `None`: no check).
+    /// Refuse to start when the estimated memory of the run
+    /// ([`memory_estimate`](super::memory_estimate)) exceeds this many bytes (default
+    /// `None`: the process-wide `io::MemoryBudget::global()`, the machine's available
+    /// memory unless `--max-memory` sets it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_memory: Option<u64>,
 }

@@ -32,39 +32,40 @@ pub(crate) fn choose_mode(kernel: Kernel, m: usize, d: usize, n: usize, refresh:
 
 /// The kernel for `data` and `init` in `mode`, with the settings' loss, refresh and
 /// threads.
-pub(crate) fn build_engine<T: Real>(data: &Dataset, init: &Net, settings: &TrainSettings, mode: Mode) -> Engine<T> {
-    let (m, d, k) = (data.m(), data.d(), init.width());
-    let x: Vec<f64> = (0..m).flat_map(|i| data.x().row(i).iter().copied().collect::<Vec<_>>()).collect();
+/// The data is read in place (nalgebra's column-major storage) in f64, converted for f32.
+pub(crate) fn build_engine<'a, T: Real>(data: &'a Dataset, init: &Net, settings: &TrainSettings, mode: Mode) -> Engine<'a, T> {
+    let (d, k) = (data.d(), init.width());
+    let x: &'a [f64] = data.x().as_slice();
     let w: Vec<f64> = (0..k).flat_map(|j| init.w().row(j).iter().copied().collect::<Vec<_>>()).collect();
     let b: Option<Vec<f64>> = init.b().map(|b| b.iter().copied().collect());
     let v: Vec<f64> = init.v().iter().copied().collect();
     let y: Vec<f64> = data.y().iter().copied().collect();
     let threads = if settings.threads == 0 { rayon::current_num_threads() } else { settings.threads };
-    Engine::new(&x, &y, d, &w, b.as_deref(), &v, settings.loss, mode, settings.refresh, threads)
+    Engine::new(x, &y, d, &w, b.as_deref(), &v, settings.loss, mode, settings.refresh, threads)
 }
 
 /// The kernel's current network, in f64.
-pub(crate) fn export<T: Real>(eng: &mut Engine<T>) -> Result<Net, TrainError> {
+pub(crate) fn export<T: Real>(eng: &mut Engine<'_, T>) -> Result<Net, TrainError> {
     let (w, b, v) = eng.export();
     Ok(Net::from_rows(eng.d, &w, b.as_deref(), &v)?)
 }
 
-enum AnyEngine {
-    F64(Engine<f64>),
-    F32(Engine<f32>),
+enum AnyEngine<'a> {
+    F64(Engine<'a, f64>),
+    F32(Engine<'a, f32>),
 }
 
 /// One full-batch gradient step at a time, with a fixed learning rate: the hot kernel
 /// without the schedule logic (for benchmarks and for callers that drive their own
 /// loop). Uses the settings' loss, dtype, kernel, screening and threads.
-pub struct Stepper {
-    eng: AnyEngine,
+pub struct Stepper<'a> {
+    eng: AnyEngine<'a>,
     screening: bool,
 }
 
-impl Stepper {
+impl<'a> Stepper<'a> {
     /// Prepares the buffers (and, for the Gram kernel, `K = X Xᵀ`).
-    pub fn new(data: &Dataset, init: &Net, settings: &TrainSettings) -> Result<Stepper, TrainError> {
+    pub fn new(data: &'a Dataset, init: &Net, settings: &TrainSettings) -> Result<Stepper<'a>, TrainError> {
         settings.validate()?;
         init.check_data(data)?;
         let (m, d) = (data.m(), data.d());
@@ -80,7 +81,7 @@ impl Stepper {
     /// Returns the natural log of the new loss (NaN when a margin is not finite; the
     /// step is then not taken).
     pub fn step(&mut self, lr: f64) -> f64 {
-        fn go<T: Real>(e: &mut Engine<T>, lr: f64, screening: bool) -> f64 {
+        fn go<T: Real>(e: &mut Engine<'_, T>, lr: f64, screening: bool) -> f64 {
             let ln_l = e.ln_loss(&e.q, None);
             e.gradient(None, ln_l, screening);
             let s = (lr.ln() + ln_l).exp();
