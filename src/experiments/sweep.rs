@@ -6,8 +6,8 @@
 use std::collections::HashSet;
 use std::path::Path;
 
-use super::grid::{prepare_dir, Grid, RunSpec, ScheduleChoice, Shard};
-use super::store::{read_records, RunRecord, ShardFile, Warning};
+use super::grid::{prepare_dir, At, Grid, RunSpec, ScheduleChoice, Shard};
+use super::store::{read_records, KktPoint, RunRecord, ShardFile, Warning};
 use super::{ExpError, Figure};
 
 /// Progress of a sweep, for a caller's progress bar and warnings.
@@ -66,6 +66,7 @@ pub fn sweep(
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use std::sync::mpsc;
 
+    check_at(grid.at)?;
     prepare_dir(dir, grid, None)?;
     // Lock before reading what is done, so two sweeps of one shard never both run it;
     // a refused sweep records nothing, not even its figure.
@@ -175,6 +176,7 @@ pub fn run_one(spec: &RunSpec, grid: &Grid, threads: usize) -> Result<RunRecord,
         Ok(f) => (Some(f.on_margin.len()), f.c_star.is_finite().then_some(f.c_star), None),
         Err(e) => (None, None, Some(e.to_string())),
     };
+    let kkt = grid.at.includes_kkt().then(|| kkt_point(&out.net, &data));
     Ok(RunRecord {
         key: spec.key(),
         spec: spec.clone(),
@@ -190,5 +192,32 @@ pub fn run_one(spec: &RunSpec, grid: &Grid, threads: usize) -> Result<RunRecord,
         fig1_failure,
         sqrt_d: (spec.d as f64).sqrt(),
         wall_seconds: start.elapsed().as_secs_f64(),
+        kkt,
     })
+}
+
+/// Whether this build can take measurements at `at`: KKT points need `polish`.
+pub fn check_at(at: At) -> Result<(), ExpError> {
+    if at.includes_kkt() && !KKT_AVAILABLE {
+        return Err(ExpError::Unsupported("measuring at KKT points (--at kkt|both) needs relucert::polish, which this build does not have; use --at trained".into()));
+    }
+    Ok(())
+}
+
+/// Whether [`run_one`] can measure at KKT points in this build.
+pub const KKT_AVAILABLE: bool = false;
+
+/// Polishes the trained network into a KKT point and measures Figure 1 there.
+fn kkt_point(_net: &crate::net::Net, _data: &crate::data::Dataset) -> KktPoint {
+    let start = std::time::Instant::now();
+    KktPoint {
+        polish_status: "unavailable".into(),
+        eps_rel: None,
+        distance: None,
+        c_star: None,
+        on_margin: None,
+        on_margin_fraction: None,
+        failure: Some("polish is not in this build".into()),
+        seconds: start.elapsed().as_secs_f64(),
+    }
 }
