@@ -491,3 +491,49 @@ fn kkt_point_statistics_sit_beside_the_trained_ones() {
     let fin = experiments::merge(dir.path(), None).unwrap();
     assert!(fin.svg_kkt.as_ref().is_some_and(|p| p.ends_with("fig2-kkt.svg") && p.exists()));
 }
+
+#[test]
+fn a_run_is_measured_at_its_polished_kkt_point_too() {
+    let mut grid = Grid::paper(Figure::Fig1a, true, ScheduleChoice::Fast);
+    grid.dims = vec![10];
+    grid.alphas = vec![1.0];
+    grid.widths = vec![20];
+    grid.seeds = vec![0];
+    grid.at = experiments::At::Both;
+    let rec = experiments::run_one(&grid.runs()[0], &grid, 1).unwrap();
+    let k = rec.kkt.as_ref().unwrap();
+    eprintln!("{k:?}");
+    assert_eq!(k.polish_status, "kkt", "{k:?}");
+    assert!(k.eps_rel.is_some_and(|e| e <= 1e-8) && k.failure.is_none(), "{k:?}");
+    let (c, n) = (k.c_star.unwrap(), k.on_margin.unwrap());
+    assert!(c > 0.0 && c < rec.sqrt_d && (1..=10).contains(&n));
+    // The same point measured independently: polish again and take Figure 1 there.
+    let data = relucert::Generator::Sphere.generate(10, 10, 0).unwrap();
+    let init = relucert::train::init_net(10, 20, true, 0, 1.0).unwrap();
+    let mut ts = experiments::train_settings(&grid);
+    ts.threads = 1;
+    let net = relucert::train::train(&data, init, &ts, &mut |_| {}).unwrap().net;
+    let star = relucert::polish::polish(&net, &data, &Default::default()).unwrap().net.unwrap();
+    let f = relucert::radius::fig1(&star, &data, 0.1).unwrap();
+    assert_eq!((f.c_star, f.on_margin.len()), (c, n));
+    assert!(grid.at.includes_kkt() && serde_json::to_value(&grid).unwrap()["at"] == "both");
+}
+
+#[test]
+fn the_binary_measures_at_kkt_points_with_at_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let rep = json_of(&relucert(&["reproduce", "fig2", "--quick", "--schedule", "fast", "--shard", "0/27", "--at", "both", "--out", d, "--json"]));
+    let row = &rep["rows"][0];
+    assert_eq!(row["runs"], 1);
+    assert_eq!(row["kkt_certified"], 1, "{row}");
+    assert_eq!((row["failed"].as_u64(), row["kkt_failed"].as_u64()), (Some(0), Some(0)));
+    assert!(row["kkt_c_star_mean"].as_f64().is_some_and(|c| c > 0.0) && row["kkt_on_margin_fraction_mean"].as_f64().is_some());
+    assert!(rep["plot_kkt"].as_str().is_some_and(|p| p.ends_with("fig2-kkt.svg")));
+    // Another --at on the same directory is another grid.
+    let out = relucert(&["reproduce", "fig2", "--quick", "--schedule", "fast", "--shard", "0/27", "--out", d]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("another grid"));
+    let out = relucert(&["reproduce", "fig2", "--at", "nowhere", "--out", d]);
+    assert_eq!(out.status.code(), Some(2), "a bad --at is a usage error");
+}

@@ -34,7 +34,7 @@ pub use merge::{finish, merge, resolve_figure, Finished};
 pub use plot::plot;
 pub use store::{read_records, write_merged, KktPoint, Records, RunRecord, ShardFile, Warning};
 pub use summary::{mean_std, summarize, summary_csv, write_summary_csv, GroupKind, SummaryRow};
-pub use sweep::{check_at, missing_runs, KKT_AVAILABLE, run_one, sweep, train_settings, SweepEvent, SweepOutcome, ON_MARGIN_SLACK};
+pub use sweep::{missing_runs, run_one, sweep, train_settings, SweepEvent, SweepOutcome, ON_MARGIN_SLACK};
 
 /// Errors of sweeps and their files.
 #[derive(Debug, Error)]
@@ -90,9 +90,6 @@ pub enum ExpError {
         /// The figures it could be.
         candidates: Vec<Figure>,
     },
-    /// A setting this build cannot carry out.
-    #[error("{0}")]
-    Unsupported(String),
     /// An invalid `--shard` value.
     #[error("invalid --shard {0:?}: expected i/n with 0 ≤ i < n (e.g. 0/4, or $SLURM_ARRAY_TASK_ID/4)")]
     Shard(String),

@@ -6,7 +6,7 @@
 use std::collections::HashSet;
 use std::path::Path;
 
-use super::grid::{prepare_dir, At, Grid, RunSpec, ScheduleChoice, Shard};
+use super::grid::{prepare_dir, Grid, RunSpec, ScheduleChoice, Shard};
 use super::store::{read_records, KktPoint, RunRecord, ShardFile, Warning};
 use super::{ExpError, Figure};
 
@@ -66,7 +66,6 @@ pub fn sweep(
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use std::sync::mpsc;
 
-    check_at(grid.at)?;
     prepare_dir(dir, grid, None)?;
     // Lock before reading what is done, so two sweeps of one shard never both run it;
     // a refused sweep records nothing, not even its figure.
@@ -196,28 +195,47 @@ pub fn run_one(spec: &RunSpec, grid: &Grid, threads: usize) -> Result<RunRecord,
     })
 }
 
-/// Whether this build can take measurements at `at`: KKT points need `polish`.
-pub fn check_at(at: At) -> Result<(), ExpError> {
-    if at.includes_kkt() && !KKT_AVAILABLE {
-        return Err(ExpError::Unsupported("measuring at KKT points (--at kkt|both) needs relucert::polish, which this build does not have; use --at trained".into()));
-    }
-    Ok(())
-}
-
-/// Whether [`run_one`] can measure at KKT points in this build.
-pub const KKT_AVAILABLE: bool = false;
-
-/// Polishes the trained network into a KKT point and measures Figure 1 there.
-fn kkt_point(_net: &crate::net::Net, _data: &crate::data::Dataset) -> KktPoint {
+/// Polishes the trained network into a certified KKT point (default
+/// [`PolishSettings`](crate::polish::PolishSettings): ε_rel ≤ 1e-8 at τ = 1e-9) and
+/// measures Figure 1 there with the same on-margin slack as at the trained network. A
+/// polish that ends without a certified point is recorded as a failure with polish's
+/// status and message.
+fn kkt_point(net: &crate::net::Net, data: &crate::data::Dataset) -> KktPoint {
     let start = std::time::Instant::now();
-    KktPoint {
-        polish_status: "unavailable".into(),
+    let mut point = KktPoint {
+        polish_status: String::new(),
         eps_rel: None,
         distance: None,
         c_star: None,
         on_margin: None,
         on_margin_fraction: None,
-        failure: Some("polish is not in this build".into()),
-        seconds: start.elapsed().as_secs_f64(),
+        failure: None,
+        seconds: 0.0,
+    };
+    match crate::polish::polish(net, data, &crate::polish::PolishSettings::default()) {
+        Err(e) => {
+            point.polish_status = "error".into();
+            point.failure = Some(format!("polish: {e}"));
+        }
+        Ok(p) => {
+            point.polish_status = p.report.status.name().into();
+            point.distance = p.report.distance;
+            match p.net {
+                None => point.failure = Some(format!("polish: {}", p.report.message)),
+                Some(kkt_net) => {
+                    point.eps_rel = p.report.eps_rel;
+                    match crate::radius::fig1(&kkt_net, data, ON_MARGIN_SLACK) {
+                        Ok(f) => {
+                            point.c_star = f.c_star.is_finite().then_some(f.c_star);
+                            point.on_margin = Some(f.on_margin.len());
+                            point.on_margin_fraction = Some(f.on_margin.len() as f64 / data.m() as f64);
+                        }
+                        Err(e) => point.failure = Some(format!("Figure 1 at the KKT point: {e}")),
+                    }
+                }
+            }
+        }
     }
+    point.seconds = start.elapsed().as_secs_f64();
+    point
 }
