@@ -20,6 +20,7 @@ fn fake_run(spec: &RunSpec) -> Result<RunRecord, ExpError> {
         on_margin_fraction: Some((spec.m - 1) as f64 / spec.m as f64),
         c_star: Some(c),
         fig1_failure: None,
+        kkt: None,
         sqrt_d: (spec.d as f64).sqrt(),
         wall_seconds: 0.0,
     })
@@ -435,4 +436,104 @@ fn the_binary_refuses_a_shard_in_use_and_an_ambiguous_merge() {
     assert!(err.contains("--figure") && err.contains("fig1a and fig2"), "{err}");
     let rep = json_of(&relucert(&["reproduce", "merge", d, "--figure", "fig2", "--json"]));
     assert_eq!(rep["figure"], "fig2");
+}
+
+#[test]
+fn kkt_point_statistics_sit_beside_the_trained_ones() {
+    let grid = small_grid();
+    let recs: Vec<RunRecord> = grid
+        .runs()
+        .iter()
+        .map(|s| {
+            let mut r = fake_run(s).unwrap();
+            // Seed 0 polished to a KKT point where every sample is on the margin and c*
+            // is half the trained one; seed 1's polish failed.
+            r.kkt = Some(experiments::KktPoint {
+                polish_status: if s.seed == 0 { "kkt" } else { "stalled" }.into(),
+                eps_rel: (s.seed == 0).then_some(1e-10),
+                distance: (s.seed == 0).then_some(0.25),
+                c_star: (s.seed == 0).then(|| r.c_star.unwrap() / 2.0),
+                on_margin: (s.seed == 0).then_some(s.m),
+                on_margin_fraction: (s.seed == 0).then_some(1.0),
+                failure: (s.seed != 0).then(|| "polish: stalled".to_string()),
+                seconds: 0.0,
+            });
+            r
+        })
+        .collect();
+    let rows = experiments::summarize(&recs, GroupKind::Alpha);
+    for row in &rows {
+        let seed0 = recs.iter().find(|r| r.spec.d == row.d && r.spec.alpha == Some(row.group) && r.spec.seed == 0).unwrap();
+        assert_eq!((row.runs, row.failed), (2, 0), "the trained statistics are unchanged");
+        assert_eq!((row.kkt_certified, row.kkt_failed, row.kkt_c_star_infinite), (Some(1), Some(1), Some(0)));
+        assert_eq!(row.kkt_c_star_mean, Some(seed0.c_star.unwrap() / 2.0));
+        assert_eq!((row.kkt_c_star_std, row.kkt_on_margin_fraction_mean, row.kkt_off_margin_mean), (Some(0.0), Some(1.0), Some(0.0)));
+        assert_eq!(row.kkt_distance_mean, Some(0.25));
+        let k = row.at_kkt().unwrap();
+        assert_eq!((k.c_star_mean, k.failed, k.on_margin_fraction_mean), (seed0.c_star.unwrap() / 2.0, 1, 1.0));
+    }
+    let text = experiments::summary_csv(&rows).unwrap();
+    let header = text.lines().next().unwrap();
+    assert!(header.ends_with("kkt_off_margin_mean,kkt_distance_mean"), "{header}");
+    assert!(text.lines().all(|l| l.split(',').count() == header.split(',').count()));
+    // Without KKT measurements the rows carry no kkt_* fields at all.
+    let plain = experiments::summarize(&[fake_run(&grid.runs()[0]).unwrap()], GroupKind::Alpha);
+    assert!(plain[0].at_kkt().is_none());
+    assert!(serde_json::to_value(&plain[0]).unwrap().as_object().unwrap().keys().all(|k| !k.starts_with("kkt")));
+    // finish draws the figure at the KKT points too.
+    let dir = tempfile::tempdir().unwrap();
+    experiments::prepare_dir(dir.path(), &grid, Some(Figure::Fig2)).unwrap();
+    let (mut file, _) = experiments::ShardFile::open(dir.path(), Shard::ALL).unwrap();
+    for r in &recs {
+        file.append(r).unwrap();
+    }
+    drop(file);
+    let fin = experiments::merge(dir.path(), None).unwrap();
+    assert!(fin.svg_kkt.as_ref().is_some_and(|p| p.ends_with("fig2-kkt.svg") && p.exists()));
+}
+
+#[test]
+fn a_run_is_measured_at_its_polished_kkt_point_too() {
+    let mut grid = Grid::paper(Figure::Fig1a, true, ScheduleChoice::Fast);
+    grid.dims = vec![10];
+    grid.alphas = vec![1.0];
+    grid.widths = vec![20];
+    grid.seeds = vec![0];
+    grid.at = experiments::At::Both;
+    let rec = experiments::run_one(&grid.runs()[0], &grid, 1).unwrap();
+    let k = rec.kkt.as_ref().unwrap();
+    eprintln!("{k:?}");
+    assert_eq!(k.polish_status, "kkt", "{k:?}");
+    assert!(k.eps_rel.is_some_and(|e| e <= 1e-8) && k.failure.is_none(), "{k:?}");
+    let (c, n) = (k.c_star.unwrap(), k.on_margin.unwrap());
+    assert!(c > 0.0 && c < rec.sqrt_d && (1..=10).contains(&n));
+    // The same point measured independently: polish again and take Figure 1 there.
+    let data = relucert::Generator::Sphere.generate(10, 10, 0).unwrap();
+    let init = relucert::train::init_net(10, 20, true, 0, 1.0).unwrap();
+    let mut ts = experiments::train_settings(&grid);
+    ts.threads = 1;
+    let net = relucert::train::train(&data, init, &ts, &mut |_| {}).unwrap().net;
+    let star = relucert::polish::polish(&net, &data, &Default::default()).unwrap().net.unwrap();
+    let f = relucert::radius::fig1(&star, &data, 0.1).unwrap();
+    assert_eq!((f.c_star, f.on_margin.len()), (c, n));
+    assert!(grid.at.includes_kkt() && serde_json::to_value(&grid).unwrap()["at"] == "both");
+}
+
+#[test]
+fn the_binary_measures_at_kkt_points_with_at_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let rep = json_of(&relucert(&["reproduce", "fig2", "--quick", "--schedule", "fast", "--shard", "0/27", "--at", "both", "--out", d, "--json"]));
+    let row = &rep["rows"][0];
+    assert_eq!(row["runs"], 1);
+    assert_eq!(row["kkt_certified"], 1, "{row}");
+    assert_eq!((row["failed"].as_u64(), row["kkt_failed"].as_u64()), (Some(0), Some(0)));
+    assert!(row["kkt_c_star_mean"].as_f64().is_some_and(|c| c > 0.0) && row["kkt_on_margin_fraction_mean"].as_f64().is_some());
+    assert!(rep["plot_kkt"].as_str().is_some_and(|p| p.ends_with("fig2-kkt.svg")));
+    // Another --at on the same directory is another grid.
+    let out = relucert(&["reproduce", "fig2", "--quick", "--schedule", "fast", "--shard", "0/27", "--out", d]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("another grid"));
+    let out = relucert(&["reproduce", "fig2", "--at", "nowhere", "--out", d]);
+    assert_eq!(out.status.code(), Some(2), "a bad --at is a usage error");
 }

@@ -6,7 +6,7 @@ use clap::{Args, ValueEnum};
 use serde::Serialize;
 
 use super::{parse, CliError, Ctx, Output};
-use relucert::experiments::{self, Figure, Grid, ScheduleChoice, Shard, SweepEvent};
+use relucert::experiments::{self, At, Figure, Grid, ScheduleChoice, Shard, SweepEvent};
 
 /// What to reproduce.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -51,6 +51,10 @@ pub struct ReproduceArgs {
     /// one out (Figures 1(a) and 2 share their runs).
     #[arg(long, value_enum)]
     pub figure: Option<Figure>,
+    /// Where each run is measured: the trained net, its polished KKT point, or both
+    /// (`<figure>-kkt.svg` and the summary's kkt_* columns).
+    #[arg(long, value_enum, default_value_t = At::Trained)]
+    pub at: At,
 }
 
 #[derive(Serialize)]
@@ -64,6 +68,8 @@ struct ReproduceReport {
     runs_total: usize,
     summary_csv: Option<String>,
     plot: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    plot_kkt: Option<String>,
     rows: Vec<experiments::SummaryRow>,
     wall_seconds: f64,
 }
@@ -75,6 +81,15 @@ fn table(rows: &[experiments::SummaryRow]) -> String {
             "{:<6}{:>6} {:>5} {:>6} {:>5}  {:>8.4} ± {:<8.4} {:>7.3}  {:>9.3}  {:>10.1}\n",
             r.group_kind.name(), r.group, r.d, r.m, r.runs, r.c_star_mean, r.c_star_std, r.sqrt_d, r.on_margin_fraction_mean, r.off_margin_mean
         ));
+        if r.failed > 0 {
+            s.push_str(&format!("      {} run(s) without a Figure-1 measurement (see runs.jsonl)\n", r.failed));
+        }
+        if let (Some(k), Some(n)) = (r.at_kkt(), r.kkt_certified) {
+            s.push_str(&format!(
+                "      at KKT: c* {:.4} ± {:.4}, on-margin {:.3}, {n}/{} certified\n",
+                k.c_star_mean, k.c_star_std, k.on_margin_fraction_mean, r.runs
+            ));
+        }
     }
     s
 }
@@ -95,7 +110,8 @@ pub fn run(a: &ReproduceArgs, ctx: &Ctx) -> Result<Output, CliError> {
             Target::Fig1b => Figure::Fig1b,
             _ => Figure::Fig2,
         };
-        let grid = Grid::paper(figure, a.quick, a.schedule);
+        let mut grid = Grid::paper(figure, a.quick, a.schedule);
+        grid.at = a.at;
         let shard = a.shard.unwrap_or(Shard::ALL);
         let dir = a.out.clone().unwrap_or_else(|| {
             PathBuf::from("reproduce-out").join(format!("{}{}", figure.name(), if a.quick { "-quick" } else { "" }))
@@ -147,8 +163,8 @@ pub fn run(a: &ReproduceArgs, ctx: &Ctx) -> Result<Output, CliError> {
     for w in &finished.warnings {
         eprintln!("warning: {w}");
     }
-    let experiments::Finished { figure, grid, rows, csv, svg, missing, .. } = finished;
-    let (csv, svg) = (csv.map(|p| p.display().to_string()), svg.map(|p| p.display().to_string()));
+    let experiments::Finished { figure, grid, rows, csv, svg, svg_kkt, missing, .. } = finished;
+    let [csv, svg, svg_kkt] = [csv, svg, svg_kkt].map(|p| p.map(|p| p.display().to_string()));
     let (ran, skipped) = outcome.as_ref().map_or((0, 0), |o| (o.ran, o.skipped));
     let report = ReproduceReport {
         format: "relucert/reproduce@1",
@@ -160,6 +176,7 @@ pub fn run(a: &ReproduceArgs, ctx: &Ctx) -> Result<Output, CliError> {
         runs_total: grid.runs().len(),
         summary_csv: csv.clone(),
         plot: svg.clone(),
+        plot_kkt: svg_kkt.clone(),
         rows,
         wall_seconds: start.elapsed().as_secs_f64(),
     };
@@ -175,6 +192,9 @@ pub fn run(a: &ReproduceArgs, ctx: &Ctx) -> Result<Output, CliError> {
     human.push_str(&table(&report.rows));
     if let (Some(c), Some(s)) = (&csv, &svg) {
         human.push_str(&format!("wrote {c} and {s}\n"));
+    }
+    if let Some(k) = &svg_kkt {
+        human.push_str(&format!("at the KKT points: {k} (kkt_* columns in the summary)\n"));
     }
     Ok(Output::new(&report, human))
 }

@@ -19,6 +19,32 @@ pub enum ScheduleChoice {
     Fast,
 }
 
+/// Where a run takes its Figure-1 measurement: at the trained network, at the KKT
+/// point that `polish` finds near its direction (docs/theorems.md, "polish"), or both.
+#[cfg_attr(all(feature = "cli", not(doc)), derive(clap::ValueEnum))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum At {
+    /// The trained network only (the paper's protocol).
+    #[default]
+    Trained,
+    /// The polished KKT point (the trained network's numbers are still recorded).
+    Kkt,
+    /// Both, side by side.
+    Both,
+}
+
+impl At {
+    /// Whether runs polish their network and measure at the KKT point.
+    pub fn includes_kkt(self) -> bool {
+        self != At::Trained
+    }
+
+    fn is_trained(&self) -> bool {
+        *self == At::Trained
+    }
+}
+
 /// The runs of a sweep: every combination of dimension, size rule, width and seed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Grid {
@@ -38,6 +64,9 @@ pub struct Grid {
     pub max_iters: u64,
     /// Initialisation scale (1 = PyTorch's default).
     pub init_scale: f64,
+    /// Where each run is measured (absent from `grid.json` for the default, trained).
+    #[serde(default, skip_serializing_if = "At::is_trained")]
+    pub at: At,
 }
 
 impl Grid {
@@ -51,7 +80,7 @@ impl Grid {
             (Figure::Fig1a | Figure::Fig2, true) => (vec![30, 60, 90], vec![0.5, 0.8, 1.0], vec![100], (0..3).collect()),
             (Figure::Fig1b, true) => (vec![16, 32, 48], vec![], vec![25, 50, 100, 200], (0..3).collect()),
         };
-        Grid { dims, alphas, widths, seeds, schedule, target_loss: 1e-30, max_iters: 2_000_000, init_scale: 1.0 }
+        Grid { dims, alphas, widths, seeds, schedule, target_loss: 1e-30, max_iters: 2_000_000, init_scale: 1.0, at: At::Trained }
     }
 
     /// All runs in a fixed order; `index` numbers them for sharding.

@@ -27,6 +27,9 @@ pub struct Finished {
     pub csv: Option<PathBuf>,
     /// The figure's SVG, written when at least one run has finished.
     pub svg: Option<PathBuf>,
+    /// The figure drawn at the KKT points (`<figure>-kkt.svg`), when the runs were
+    /// measured there.
+    pub svg_kkt: Option<PathBuf>,
     /// Runs found.
     pub runs: usize,
     /// Runs of the grid with no record yet (other shards still running, or failed).
@@ -42,13 +45,19 @@ pub fn finish(dir: &Path, figure: Figure, grid: &Grid) -> Result<Finished, ExpEr
     let missing = missing_runs(grid, &read.records);
     let merged = write_merged(dir, &read.records)?;
     let rows = summarize(&read.records, figure.group_kind());
-    let (mut csv, mut svg) = (None, None);
+    let (mut csv, mut svg, mut svg_kkt) = (None, None, None);
     if !read.records.is_empty() {
         let c = dir.join("summary.csv");
         write_summary_csv(&c, &rows)?;
         let s = dir.join(format!("{}.svg", figure.name()));
         plot(&s, figure, &rows)?;
         (csv, svg) = (Some(c), Some(s));
+        let at_kkt: Option<Vec<SummaryRow>> = rows.iter().map(SummaryRow::at_kkt).collect();
+        if let Some(k) = at_kkt.filter(|k| !k.is_empty()) {
+            let s = dir.join(format!("{}-kkt.svg", figure.name()));
+            plot(&s, figure, &k)?;
+            svg_kkt = Some(s);
+        }
     }
     Ok(Finished {
         figure,
@@ -57,6 +66,7 @@ pub fn finish(dir: &Path, figure: Figure, grid: &Grid) -> Result<Finished, ExpEr
         merged,
         csv,
         svg,
+        svg_kkt,
         runs: read.records.len(),
         missing,
         warnings: read.warnings,

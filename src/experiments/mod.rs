@@ -29,10 +29,10 @@ mod store;
 mod summary;
 mod sweep;
 
-pub use grid::{prepare_dir, read_grid, read_saved_grid, Grid, RunSpec, SavedGrid, ScheduleChoice, Shard, GRID_FORMAT};
+pub use grid::{prepare_dir, At, read_grid, read_saved_grid, Grid, RunSpec, SavedGrid, ScheduleChoice, Shard, GRID_FORMAT};
 pub use merge::{finish, merge, resolve_figure, Finished};
 pub use plot::plot;
-pub use store::{read_records, write_merged, Records, RunRecord, ShardFile, Warning};
+pub use store::{read_records, write_merged, KktPoint, Records, RunRecord, ShardFile, Warning};
 pub use summary::{mean_std, summarize, summary_csv, write_summary_csv, GroupKind, SummaryRow};
 pub use sweep::{missing_runs, run_one, sweep, train_settings, SweepEvent, SweepOutcome, ON_MARGIN_SLACK};
 

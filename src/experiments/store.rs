@@ -54,13 +54,39 @@ pub struct RunRecord {
     pub sqrt_d: f64,
     /// Seconds spent on the run.
     pub wall_seconds: f64,
+    /// The measurement at the polished KKT point (grids with `at` = `kkt` or `both`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kkt: Option<KktPoint>,
 }
 
 impl RunRecord {
-    /// Whether the run's Figure-1 measurement succeeded.
+    /// Whether the run's Figure-1 measurement (at the trained network) succeeded.
     pub fn measured(&self) -> bool {
         self.fig1_failure.is_none()
     }
+}
+
+/// The Figure-1 measurement at the KKT point that `polish` finds near the trained
+/// network's direction (docs/theorems.md, "polish").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KktPoint {
+    /// How polishing ended (polish's status: `kkt` for a certified, verified point).
+    pub polish_status: String,
+    /// Certified ε_rel (L2) of the KKT point; `None` when none was certified.
+    pub eps_rel: Option<f64>,
+    /// ‖θ̂/‖θ̂‖ − θ*/‖θ*‖‖ between the trained and the KKT direction.
+    pub distance: Option<f64>,
+    /// c* at the KKT point (`None`: infinite, or not measured; see `failure`).
+    pub c_star: Option<f64>,
+    /// Samples on the margin at the KKT point (q_i ≤ 1.1 q_min); `None` if not measured.
+    pub on_margin: Option<usize>,
+    /// `on_margin / m`.
+    pub on_margin_fraction: Option<f64>,
+    /// Why there is no measurement at a KKT point (polish failed, or Figure 1 failed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
+    /// Seconds spent polishing and measuring.
+    pub seconds: f64,
 }
 
 /// Something a reader or a sweep noticed but carried on past; the caller decides how

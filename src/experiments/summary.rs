@@ -32,7 +32,8 @@ impl GroupKind {
     }
 }
 
-/// One point of a plot: a group (α or width) at one d, over seeds.
+/// One point of a plot: a group (α or width) at one d, over seeds. The `kkt_*` fields
+/// are present only when the runs were also measured at their KKT points.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SummaryRow {
     /// What `group` is.
@@ -59,6 +60,45 @@ pub struct SummaryRow {
     pub off_margin_mean: f64,
     /// √d.
     pub sqrt_d: f64,
+    /// Runs polished into a certified KKT point.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kkt_certified: Option<usize>,
+    /// Mean of c* at the KKT points (finite values).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kkt_c_star_mean: Option<f64>,
+    /// Sample standard deviation of c* at the KKT points.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kkt_c_star_std: Option<f64>,
+    /// Runs with an infinite c* at the KKT point.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kkt_c_star_infinite: Option<usize>,
+    /// Runs without a measurement at a KKT point (polish or Figure 1 failed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kkt_failed: Option<usize>,
+    /// Mean fraction of samples on the margin at the KKT points.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kkt_on_margin_fraction_mean: Option<f64>,
+    /// Mean number of samples not on the margin at the KKT points.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kkt_off_margin_mean: Option<f64>,
+    /// Mean distance between the trained and the KKT directions (certified runs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kkt_distance_mean: Option<f64>,
+}
+
+impl SummaryRow {
+    /// The row with its c* and margin statistics taken at the KKT points (for plotting
+    /// the figure there); `None` when the runs were not measured at KKT points.
+    pub fn at_kkt(&self) -> Option<SummaryRow> {
+        let mut r = self.clone();
+        r.c_star_mean = self.kkt_c_star_mean?;
+        r.c_star_std = self.kkt_c_star_std?;
+        r.c_star_infinite = self.kkt_c_star_infinite?;
+        r.failed = self.kkt_failed?;
+        r.on_margin_fraction_mean = self.kkt_on_margin_fraction_mean?;
+        r.off_margin_mean = self.kkt_off_margin_mean?;
+        Some(r)
+    }
 }
 
 /// Mean and sample standard deviation (NaN for no values, 0 deviation for one).
@@ -72,9 +112,44 @@ pub fn mean_std(xs: &[f64]) -> (f64, f64) {
     (mean, var.sqrt())
 }
 
+/// One run's Figure-1 measurement at one point (trained or KKT).
+struct Point {
+    c_star: Option<f64>,
+    on_margin: Option<usize>,
+    m: usize,
+    measured: bool,
+}
+
+/// Statistics of one point over a group's runs; unmeasured runs are only counted.
+struct PointStats {
+    c_star_mean: f64,
+    c_star_std: f64,
+    c_star_infinite: usize,
+    failed: usize,
+    on_margin_fraction_mean: f64,
+    off_margin_mean: f64,
+}
+
+fn point_stats(points: &[Point]) -> PointStats {
+    let measured: Vec<&Point> = points.iter().filter(|p| p.measured).collect();
+    let finite: Vec<f64> = measured.iter().filter_map(|p| p.c_star).collect();
+    let (c_star_mean, c_star_std) = mean_std(&finite);
+    let fr: Vec<f64> = measured.iter().filter_map(|p| p.on_margin.map(|k| k as f64 / p.m as f64)).collect();
+    let off: Vec<f64> = measured.iter().filter_map(|p| p.on_margin.map(|k| p.m.saturating_sub(k) as f64)).collect();
+    PointStats {
+        c_star_mean,
+        c_star_std,
+        c_star_infinite: measured.len() - finite.len(),
+        failed: points.len() - measured.len(),
+        on_margin_fraction_mean: mean_std(&fr).0,
+        off_margin_mean: mean_std(&off).0,
+    }
+}
+
 /// Groups records by (α or width, d) and averages over seeds. Runs whose Figure-1
 /// measurement failed are counted in `runs` and `failed` and left out of every
-/// statistic.
+/// statistic; likewise at the KKT points (`kkt_*`, present when any run was measured
+/// there).
 pub fn summarize(records: &[RunRecord], kind: GroupKind) -> Vec<SummaryRow> {
     let mut groups: BTreeMap<(u64, usize), Vec<&RunRecord>> = BTreeMap::new();
     for r in records {
@@ -84,27 +159,48 @@ pub fn summarize(records: &[RunRecord], kind: GroupKind) -> Vec<SummaryRow> {
         };
         groups.entry((g.to_bits(), r.spec.d)).or_default().push(r);
     }
+    let with_kkt = records.iter().any(|r| r.kkt.is_some());
     let mut rows: Vec<SummaryRow> = groups
         .into_iter()
         .map(|((g, d), rs)| {
-            let measured: Vec<&RunRecord> = rs.iter().copied().filter(|r| r.measured()).collect();
-            let finite: Vec<f64> = measured.iter().filter_map(|r| r.c_star).collect();
-            let (c_star_mean, c_star_std) = mean_std(&finite);
-            let fr: Vec<f64> = measured.iter().filter_map(|r| r.on_margin_fraction).collect();
-            let off: Vec<f64> = measured.iter().filter_map(|r| r.on_margin.map(|k| r.spec.m.saturating_sub(k) as f64)).collect();
+            let trained: Vec<Point> = rs
+                .iter()
+                .map(|r| Point { c_star: r.c_star, on_margin: r.on_margin, m: r.spec.m, measured: r.measured() })
+                .collect();
+            let t = point_stats(&trained);
+            let kkt = with_kkt.then(|| {
+                let points: Vec<Point> = rs
+                    .iter()
+                    .map(|r| match &r.kkt {
+                        Some(k) => Point { c_star: k.c_star, on_margin: k.on_margin, m: r.spec.m, measured: k.failure.is_none() },
+                        None => Point { c_star: None, on_margin: None, m: r.spec.m, measured: false },
+                    })
+                    .collect();
+                let certified = rs.iter().filter(|r| r.kkt.as_ref().is_some_and(|k| k.eps_rel.is_some())).count();
+                let dist: Vec<f64> = rs.iter().filter_map(|r| r.kkt.as_ref().and_then(|k| k.distance)).collect();
+                (point_stats(&points), certified, mean_std(&dist).0)
+            });
             SummaryRow {
                 group_kind: kind,
                 group: f64::from_bits(g),
                 d,
                 m: rs[0].spec.m,
                 runs: rs.len(),
-                c_star_mean,
-                c_star_std,
-                c_star_infinite: measured.len() - finite.len(),
-                failed: rs.len() - measured.len(),
-                on_margin_fraction_mean: mean_std(&fr).0,
-                off_margin_mean: mean_std(&off).0,
+                c_star_mean: t.c_star_mean,
+                c_star_std: t.c_star_std,
+                c_star_infinite: t.c_star_infinite,
+                failed: t.failed,
+                on_margin_fraction_mean: t.on_margin_fraction_mean,
+                off_margin_mean: t.off_margin_mean,
                 sqrt_d: (d as f64).sqrt(),
+                kkt_certified: kkt.as_ref().map(|k| k.1),
+                kkt_c_star_mean: kkt.as_ref().map(|k| k.0.c_star_mean),
+                kkt_c_star_std: kkt.as_ref().map(|k| k.0.c_star_std),
+                kkt_c_star_infinite: kkt.as_ref().map(|k| k.0.c_star_infinite),
+                kkt_failed: kkt.as_ref().map(|k| k.0.failed),
+                kkt_on_margin_fraction_mean: kkt.as_ref().map(|k| k.0.on_margin_fraction_mean),
+                kkt_off_margin_mean: kkt.as_ref().map(|k| k.0.off_margin_mean),
+                kkt_distance_mean: kkt.as_ref().map(|k| k.2),
             }
         })
         .collect();
