@@ -4,7 +4,9 @@
 //! Each subcommand lives in its own file as a clap `Args` struct plus a `run` function
 //! that turns typed settings into a library call and returns an [`Output`]: a JSON
 //! report and a short human summary. [`main`] parses, dispatches, prints one of the two
-//! (`--json` picks the report), and maps errors to a one-line message and exit code 1.
+//! (`--json` picks the report), and maps errors to a one-line message and exit code 1
+//! (2 for usage errors). Before any work, [`paths`] refuses an output that would
+//! overwrite an input.
 //! Every flag value is checked while parsing ([`parse`]), so a bad one exits with code 2.
 
 use std::io::{IsTerminal, Write};
@@ -26,8 +28,10 @@ mod reproduce;
 mod train;
 mod kkt;
 mod parse;
+mod paths;
 mod radius;
 mod theorem41;
+mod verify_radius;
 
 /// Every error a command can end with; printed as one line on stderr.
 #[derive(Debug, Error)]
@@ -85,9 +89,20 @@ pub enum CliError {
     /// A radius or Theorem 4.1 computation refused its input.
     #[error("{0}")]
     Radius(#[from] relucert::radius::RadiusError),
-    /// Arguments that parse but make no sense together.
+    /// Arguments that parse but make no sense together (exit 2, like clap's errors).
     #[error("{0}")]
     Usage(String),
+    /// An output names the same file as an input (exit 2; nothing was read or written).
+    #[error("refusing to write {output}: it is the input {input} (choose another output file)")]
+    OverwritesInput {
+        /// The output flag and path.
+        output: String,
+        /// The input flag and path.
+        input: String,
+    },
+    /// An input file whose content is not what the command needs.
+    #[error("{0}")]
+    Input(String),
     /// Input files that disagree with each other; names both files.
     #[error("{net} and {data}: {source}")]
     Mismatch {
@@ -98,6 +113,16 @@ pub enum CliError {
         /// What disagrees.
         source: net::NetError,
     },
+}
+
+impl CliError {
+    /// The exit code: 2 for usage errors (as clap's), 1 for everything else.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Usage(_) | CliError::OverwritesInput { .. } => 2,
+            _ => 1,
+        }
+    }
 }
 
 /// What a command produced: a JSON report and a human summary.
@@ -166,6 +191,8 @@ pub enum Command {
     VerifyKkt(kkt::VerifyKktArgs),
     /// Exact, ray or Figure 1 L2 robustness radii.
     Radius(radius::RadiusArgs),
+    /// Re-check a saved radius proof independently of the solver.
+    VerifyRadius(verify_radius::VerifyRadiusArgs),
     /// Theorem 4.1's universal perturbation η·z on θ̂, and its hypotheses.
     Theorem41(theorem41::Theorem41Args),
     /// Check every claim of the paper on shipped fixtures (non-zero exit if one fails).
@@ -187,6 +214,7 @@ pub fn run(cli: &Cli, ctx: &Ctx) -> Result<Output, CliError> {
         Command::Kkt(a) => kkt::run(a, ctx),
         Command::VerifyKkt(a) => kkt::run_verify(a, ctx),
         Command::Radius(a) => radius::run(a, ctx),
+        Command::VerifyRadius(a) => verify_radius::run(a, ctx),
         Command::Theorem41(a) => theorem41::run(a, ctx),
     }
 }
@@ -215,7 +243,7 @@ pub fn main() -> ExitCode {
             }
             let msg = e.to_string().replace('\n', " ");
             eprintln!("error: {msg}");
-            ExitCode::from(1)
+            ExitCode::from(e.exit_code())
         }
     }
 }

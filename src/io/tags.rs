@@ -13,6 +13,8 @@ pub const DATA: &str = "relucert/data@1";
 pub const KKT: &str = "relucert/kkt@1";
 /// Robustness-radius reports (`radius`).
 pub const RADIUS: &str = "relucert/radius@1";
+/// Proofs of radius lower bounds (`radius --proof`, read by `verify-radius`).
+pub const RADIUS_PROOF: &str = "relucert/radius-proof@1";
 /// Theorem 4.1 reports (`theorem41`).
 pub const THEOREM41: &str = "relucert/theorem41@1";
 /// Training reports (`train`).

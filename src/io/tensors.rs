@@ -19,8 +19,8 @@ use crate::data::Dataset;
 use crate::net::Net;
 
 /// Element type of written tensor files (JSON always holds f64 exactly).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[cfg_attr(all(feature = "cli", not(doc)), derive(clap::ValueEnum))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum FileDtype {
     /// 64-bit floats (default): exact round trips.

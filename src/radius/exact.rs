@@ -22,14 +22,24 @@
 //! zero); the fixed set is recomputed whenever `r` drops. An unassigned unstable `Q`
 //! neuron is relaxed by the concave envelope of σ over its range in the ball,
 //! `σ(u) ≤ h (u − l)/(h − l)` with `[l, h] = u_j(x) ∓ r‖w_j‖`, so every node's QP is a
-//! relaxation whose *dual* value is a certified lower bound. Nodes are explored best
-//! first; a node is closed when its bound reaches `r`.
+//! relaxation whose *dual* value is a lower bound. Nodes are explored best first; a
+//! node is closed when its bound reaches `r`.
+//!
+//! Soundness does not rest on the incumbent: every leaf states "no flipped point of my
+//! region is closer than my bound", with the bound capped at the ball it used and
+//! certified with rounding margins ([`super::certify`]); the leaves cover every
+//! activation pattern, so the smallest leaf bound is a lower bound on the radius
+//! whatever the incumbent. The answer is exact only when a witness flips by the plain
+//! forward pass and the two bounds meet within `exact_tol`; a lower bound above the
+//! witness's distance is reported as a numerical failure, never clamped.
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 use std::time::Instant;
 
+use super::certify::{never_flips, Leaf};
 use super::node::{dot, Eval, Frame, Problem};
+use super::proof::{ProofKind, SampleProof};
 use super::qp::QpStatus;
 use super::ray::Ray;
 use super::{BracketReason, RadiusOutcome, RadiusResult, RadiusSettings};
@@ -42,7 +52,8 @@ struct Node {
     r_eval: f64,
     assign: Vec<(usize, bool)>,
     branch: Option<usize>,
-    status_ok: bool,
+    /// The node's proof leaf (kept when a proof is recorded).
+    leaf: Option<Leaf>,
 }
 
 struct HeapItem(f64, usize);
@@ -64,10 +75,9 @@ impl Ord for HeapItem {
     }
 }
 
-
 /// The state of one branch-and-bound search: the incumbent, the frame built on it, the
-/// node store and queue, and the bookkeeping of closed nodes. Each step of the search
-/// is one method.
+/// node store and queue, and the leaves closed so far. Each step of the search is one
+/// method.
 struct Search<'a> {
     prob: Problem<'a>,
     settings: &'a RadiusSettings,
@@ -79,12 +89,10 @@ struct Search<'a> {
     frame: Frame,
     regions: usize,
     closed: usize,
-    /// Smallest bound among nodes closed by bound.
-    pruned_min: f64,
-    /// Smallest bound among solved leaves.
-    closed_min: f64,
-    /// Smallest bound among leaves whose QP did not finish.
-    unresolved_min: f64,
+    /// Smallest certified bound among the leaves closed so far.
+    leaf_min: f64,
+    /// The closed leaves, when a proof is recorded.
+    leaves: Option<Vec<Leaf>>,
     store: Vec<Node>,
     heap: BinaryHeap<HeapItem>,
 }
@@ -101,9 +109,8 @@ impl<'a> Search<'a> {
             frame,
             regions: 0,
             closed: 0,
-            pruned_min: f64::INFINITY,
-            closed_min: f64::INFINITY,
-            unresolved_min: f64::INFINITY,
+            leaf_min: f64::INFINITY,
+            leaves: settings.record_proof.then(Vec::new),
             store: Vec::new(),
             heap: BinaryHeap::new(),
         }
@@ -163,11 +170,8 @@ impl<'a> Search<'a> {
     fn own_region(&mut self) {
         let assign: Vec<(usize, bool)> = self.frame.unstable_q.iter().map(|&j| (j, self.prob.u0[j] >= 0.0)).collect();
         let ev = self.evaluate(&assign);
-        if ev.status == QpStatus::Optimal && ev.lb < self.ub {
-            if let Some((z, dist)) = self.prob.confirm(&ev.delta, self.settings) {
-                self.offer(z, dist);
-            }
-        }
+        let dist = ev.delta.iter().map(|t| t * t).sum::<f64>().sqrt();
+        self.try_incumbent(&ev, dist);
     }
 
     /// Rounding dive: the leaf that puts every unassigned neuron in its state at the
@@ -181,7 +185,8 @@ impl<'a> Search<'a> {
             }
         }
         let hv = self.evaluate(&leaf);
-        self.try_incumbent(&hv, hv.lb);
+        let dist = hv.delta.iter().map(|t| t * t).sum::<f64>().sqrt();
+        self.try_incumbent(&hv, dist);
     }
 
     /// Evaluates a node, updates the incumbent, and queues the node unless its bound
@@ -195,23 +200,31 @@ impl<'a> Search<'a> {
         if every > 0 && self.regions % every == 0 && ev.status == QpStatus::Optimal && ev.branch.is_some() {
             self.dive(&assign, &ev);
         }
-        let node = Node { lb: ev.lb, r_eval: r_used, assign, branch: ev.branch, status_ok: ev.status == QpStatus::Optimal };
+        let leaf = self.leaves.is_some().then_some(ev.leaf);
+        let node = Node { lb: ev.lb, r_eval: r_used, assign, branch: ev.branch, leaf };
         if node.lb >= self.ub * (1.0 - self.settings.rel_tol) {
-            self.pruned_min = self.pruned_min.min(node.lb);
-            self.closed += 1;
+            self.close(node);
         } else {
             self.heap.push(HeapItem(node.lb, self.store.len()));
             self.store.push(node);
         }
     }
 
-    /// Closes a node without children: a leaf whose QP finished, or one that did not.
-    fn close_leaf(&mut self, node: &Node) {
+    /// Makes a node a leaf of the tree: its bound joins the lower bound and its
+    /// certificate the proof.
+    fn close(&mut self, node: Node) {
         self.closed += 1;
-        if node.status_ok {
-            self.closed_min = self.closed_min.min(node.lb);
-        } else {
-            self.unresolved_min = self.unresolved_min.min(node.lb);
+        self.leaf_min = self.leaf_min.min(node.lb);
+        if let (Some(leaves), Some(leaf)) = (self.leaves.as_mut(), node.leaf) {
+            leaves.push(leaf);
+        }
+    }
+
+    /// Closes every queued node (after the search ends, by bound or by budget).
+    fn close_queue(&mut self) {
+        while let Some(HeapItem(_, id)) = self.heap.pop() {
+            let node = std::mem::replace(&mut self.store[id], Node { lb: 0.0, r_eval: 0.0, assign: Vec::new(), branch: None, leaf: None });
+            self.close(node);
         }
     }
 
@@ -226,21 +239,20 @@ impl<'a> Search<'a> {
         None
     }
 
-    /// Best-first branch and bound from the root. Returns why it stopped early and the
-    /// smallest bound still open (∞ when it finished).
-    fn run(&mut self, start: Instant) -> (Option<BracketReason>, f64) {
+    /// Best-first branch and bound from the root. Returns why it stopped early, if it
+    /// did; every node left open becomes a leaf with its bound.
+    fn run(&mut self, start: Instant) -> Option<BracketReason> {
         self.push_node(Vec::new());
-        while let Some(HeapItem(lb, id)) = self.heap.pop() {
+        while let Some(HeapItem(lb, id)) = self.heap.peek().map(|h| HeapItem(h.0, h.1)) {
             if lb >= self.ub * (1.0 - self.settings.rel_tol) {
-                self.pruned_min = self.pruned_min.min(lb);
-                self.closed += 1 + self.heap.len();
-                self.heap.clear();
-                break;
+                self.close_queue();
+                return None;
             }
             if let Some(reason) = self.budget_spent(start) {
-                let open_min = self.heap.peek().map_or(lb, |top| lb.min(top.0));
-                return (Some(reason), open_min);
+                self.close_queue();
+                return Some(reason);
             }
+            self.heap.pop();
             let node = self.store[id].clone();
             if node.r_eval > self.frame.r {
                 // The incumbent improved since this node was bounded: re-bound it.
@@ -248,7 +260,7 @@ impl<'a> Search<'a> {
                 continue;
             }
             match node.branch {
-                None => self.close_leaf(&node),
+                None => self.close(node),
                 Some(j) => {
                     for on in [true, false] {
                         let mut a = node.assign.clone();
@@ -258,7 +270,7 @@ impl<'a> Search<'a> {
                 }
             }
         }
-        (None, f64::INFINITY)
+        None
     }
 }
 
@@ -267,6 +279,7 @@ pub(crate) fn search(net: &Net, x: &[f64], y: f64, settings: &RadiusSettings) ->
     let start = Instant::now();
     let prob = Problem::new(net, x, y);
     let margin = prob.margin_at(x);
+    let proof_of = |kind: ProofKind, leaves: Vec<Leaf>| settings.record_proof.then_some(SampleProof { index: 0, kind, exact_tol: settings.exact_tol, leaves });
     let mut result = RadiusResult {
         outcome: RadiusOutcome::Exact,
         radius: 0.0,
@@ -280,52 +293,55 @@ pub(crate) fn search(net: &Net, x: &[f64], y: f64, settings: &RadiusSettings) ->
         initial_lower: 0.0,
         initial_upper: f64::INFINITY,
         seconds: 0.0,
+        proof: None,
     };
     if margin <= 0.0 {
         result.outcome = RadiusOutcome::Misclassified;
+        result.proof = proof_of(ProofKind::Misclassified, Vec::new());
+        return result;
+    }
+    if never_flips(&prob.cert) {
+        // y·N ≥ Σ_{w_j = 0} α_j σ(b_j) > 0 everywhere: nothing flips the sample.
+        result.radius = f64::INFINITY;
+        result.lower = f64::INFINITY;
+        result.upper = f64::INFINITY;
+        result.initial_lower = f64::INFINITY;
+        result.witness = None;
+        result.witness_margin = f64::NAN;
+        result.proof = proof_of(ProofKind::None, Vec::new());
+        result.seconds = start.elapsed().as_secs_f64();
         return result;
     }
     let tol = settings.qp_tol * (1.0 + dot(x, x).sqrt());
 
-    // Certified cheap lower bound: each neuron moved adversarially on its own.
+    // A cheap bound (each neuron moved adversarially on its own), for information.
     let nz = &prob.neurons;
     let a0: Vec<f64> = nz.iter().map(|&j| prob.u0[j]).collect();
     let al: Vec<f64> = nz.iter().map(|&j| prob.alpha[j]).collect();
     let pw: Vec<f64> = nz.iter().map(|&j| if prob.alpha[j] > 0.0 { -prob.wn[j] } else { prob.wn[j] }).collect();
     let lip = Ray { a: &a0, p: &pw, alpha: &al };
     // φ(t) + konst ≤ 0  ⇔  φ(t) ≤ −konst.
-    let lb0 = lip.first_crossing(-prob.konst).unwrap_or(f64::INFINITY);
-    result.initial_lower = lb0;
-    if lb0.is_infinite() {
-        // g stays positive everywhere: nothing flips the sample.
-        result.radius = f64::INFINITY;
-        result.lower = f64::INFINITY;
-        result.upper = f64::INFINITY;
-        result.witness = None;
-        result.seconds = start.elapsed().as_secs_f64();
-        return result;
-    }
+    result.initial_lower = lip.first_crossing(-prob.konst).unwrap_or(f64::INFINITY);
     let mut s = Search::new(prob, settings, tol);
     s.gradient_ray(&lip);
     s.own_region();
     result.initial_upper = s.ub;
-    let (stop, open_min) = s.run(start);
-    let ub = s.ub;
-    let lower = ub.min(s.pruned_min).min(s.closed_min).min(s.unresolved_min).min(open_min).max(lb0.min(ub));
+    let stop = s.run(start);
+    let (ub, lower) = (s.ub, s.leaf_min);
     result.regions = s.regions;
     result.closed = s.closed;
     result.upper = ub;
     result.radius = ub;
     result.lower = lower;
     result.witness_margin = s.witness.as_deref().map_or(f64::NAN, |w| s.prob.margin_at(w));
+    let flips = result.witness_margin <= 0.0;
     result.witness = s.witness.map(DVector::from_vec);
-    let finished = stop.is_none() && s.unresolved_min.is_infinite();
-    let tight = if ub.is_infinite() { lower.is_infinite() } else { ub - lower <= settings.exact_tol * ub };
-    result.outcome = if finished && tight {
-        RadiusOutcome::Exact
-    } else {
-        RadiusOutcome::Bracket { reason: stop.unwrap_or(BracketReason::Numerical) }
+    result.outcome = match stop {
+        Some(reason) => RadiusOutcome::Bracket { reason },
+        None if flips && lower <= ub && ub - lower <= settings.exact_tol * ub => RadiusOutcome::Exact,
+        None => RadiusOutcome::Bracket { reason: BracketReason::Numerical },
     };
+    result.proof = proof_of(ProofKind::Tree, s.leaves.unwrap_or_default());
     result.seconds = start.elapsed().as_secs_f64();
     result
 }

@@ -7,9 +7,10 @@
 //!   states of the neurons that can lower the output (see [`exact`] for the maths),
 //!   each node a projection onto a polyhedron solved through its dual. The answer
 //!   carries a witness `x + δ*` that the forward pass confirms, the number of nodes
-//!   (regions) solved and closed, and a certified lower bound; when the budget runs out
-//!   the outcome is a [`RadiusOutcome::Bracket`] `[lower, upper]`, never a claim of
-//!   exactness.
+//!   (regions) solved and closed, and a certified lower bound with a proof that
+//!   [`verify_radius`] re-checks; when the budget runs out or the bounds do not meet,
+//!   the outcome is a [`RadiusOutcome::Bracket`] `[lower, upper]` with its reason,
+//!   never a claim of exactness.
 //! * [`ray_radius`] — `inf { t ≥ 0 : y·N(x + t u) ≤ 0 }` along a unit vector `u`,
 //!   exactly from the ≤ k breakpoints of the piecewise-linear restriction.
 //! * [`fig1()`] — the paper's Figure 1 measurement `c*` (strict reading, as the paper
@@ -23,15 +24,19 @@
 //! `f64::INFINITY` in the library and `null` in JSON reports.
 //!
 //! Files: [`settings`] (what a search may do), [`result`] (what it returns),
-//! [`exact`] (the search), [`node`] (one node's relaxation and QP), [`qp`] (the
-//! projections), [`ray`] (exact analysis along a ray), [`mod@fig1`], [`report`] (the
+//! [`exact`] (the search), `node` (one node's relaxation and QP), [`certify`] (the
+//! rigorous bounds of a leaf), [`proof`] (the proof file and `verify_radius`), [`qp`]
+//! (the projections), [`ray`] (exact analysis along a ray), [`mod@fig1`], [`report`] (the
 //! `radius` report), [`mod@theorem41`], and [`reference`] (a brute-force reference for
 //! tests and benchmarks).
 
 pub mod attack;
+pub mod certify;
+mod clarabel;
 pub mod exact;
 pub mod fig1;
-pub mod node;
+mod node;
+pub mod proof;
 pub mod qp;
 pub mod ray;
 #[doc(hidden)]
@@ -46,7 +51,9 @@ use thiserror::Error;
 use crate::net::{Net, NetError};
 use ray::Ray;
 
+pub use certify::{Cut, Leaf, LeafError};
 pub use fig1::{fig1, Fig1Result};
+pub use proof::{verify_radius, ProofKind, RadiusProof, ReportedSample, SampleProof, VerifyFailure, VerifySummary, PROOF_FORMAT};
 pub use report::{finite_or_null, radius_report, MethodKind, RadiusMethod, RadiusReport, Reading, SampleOutcome, SampleRadius, REPORT_FORMAT};
 pub use result::{BracketReason, RadiusOutcome, RadiusResult};
 pub use settings::{QpBackend, RadiusSettings};
@@ -96,6 +103,9 @@ pub enum RadiusError {
         /// The value.
         value: f64,
     },
+    /// A radius proof does not hold (the first failing sample and leaf).
+    #[error("radius proof fails: {0}")]
+    ProofFails(#[from] VerifyFailure),
     /// A setting outside its allowed range.
     #[error("invalid setting {name} = {value}: {reason}")]
     BadSetting {

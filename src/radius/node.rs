@@ -1,13 +1,15 @@
 //! One node of the exact-radius search: the sample's problem data ([`Problem`]), what
 //! depends on the current ball radius ([`Frame`]: stable neurons and the linear part of
 //! the flip constraint), the node's relaxation and its projection QP with cutting
-//! planes ([`Problem::evaluate`]), and the forward-pass confirmation of a witness
+//! planes ([`Problem::evaluate`]) with the certified bound of its multipliers (a
+//! [`Leaf`] of the proof), and the forward-pass confirmation of a witness
 //! ([`Problem::confirm`]).
 //!
 //! The relaxation is derived in docs/radius.md and in the module doc of
 //! [`super::exact`].
 
-use super::qp::{clarabel_project, dual_distance, DualActiveSet, QpStatus};
+use super::certify::{distance_up, settle_leaf, Cut, Leaf, Sample};
+use super::qp::{clarabel_project, DualActiveSet, QpStatus};
 use super::{QpBackend, RadiusSettings};
 use crate::net::Net;
 
@@ -30,6 +32,8 @@ pub(crate) struct Problem<'a> {
     pub(crate) wn: Vec<f64>,
     /// Σ α_j σ(b_j) over neurons with w_j = 0.
     pub(crate) konst: f64,
+    /// The same quantities with rounding bounds, for certified bounds.
+    pub(crate) cert: Sample<'a>,
 }
 
 /// What depends on the current upper bound r.
@@ -41,6 +45,8 @@ pub(crate) struct Frame {
     pub(crate) unstable_q: Vec<usize>,
     pub(crate) lin: Vec<f64>,
     pub(crate) lin_c: f64,
+    /// The stable neurons as `(neuron, on)`, for the proof.
+    pub(crate) fixed: Vec<(usize, bool)>,
 }
 
 /// Constraint store shared by the two QP backends.
@@ -101,49 +107,54 @@ impl Solver {
         }
     }
 
-    fn lower(&self) -> f64 {
+    fn multipliers(&self) -> &[f64] {
         match self {
-            Solver::Gi(qp) => qp.dual_distance(),
-            Solver::Clarabel { x0, a, c, lambda, .. } => {
-                if lambda.len() == a.len() {
-                    dual_distance(x0, a, c, lambda)
-                } else {
-                    0.0
-                }
-            }
+            Solver::Gi(qp) => qp.multipliers(),
+            Solver::Clarabel { lambda, .. } => lambda,
         }
     }
 }
 
 pub(crate) struct Eval {
+    /// The certified bound of the node (its leaf's `bound`).
     pub(crate) lb: f64,
     pub(crate) delta: Vec<f64>,
     pub(crate) branch: Option<usize>,
     pub(crate) status: QpStatus,
+    /// What the bound rests on.
+    pub(crate) leaf: Leaf,
+}
+
+/// What a solver constraint is, for the proof.
+enum Desc {
+    /// The sign constraint of the path's entry at this position.
+    Sign(usize),
+    /// A flip cut with these unstable raising neurons taken as on.
+    Cut(Vec<usize>),
 }
 
 impl<'a> Problem<'a> {
     pub(crate) fn new(net: &'a Net, x: &'a [f64], y: f64) -> Problem<'a> {
-        let (k, d) = (net.width(), net.dim());
+        let k = net.width();
+        let cert = Sample::new(net, x, y);
         let mut p = Problem {
             net,
             x,
             y,
-            d,
+            d: net.dim(),
             neurons: Vec::new(),
             rows: Vec::with_capacity(k),
             bias: Vec::with_capacity(k),
-            alpha: Vec::with_capacity(k),
-            u0: Vec::with_capacity(k),
-            wn: Vec::with_capacity(k),
+            alpha: cert.alpha.clone(),
+            u0: cert.u0.clone(),
+            wn: cert.wn.clone(),
             konst: 0.0,
+            cert,
         };
         for j in 0..k {
             let row: Vec<f64> = net.w().row(j).iter().copied().collect();
-            let wn = dot(&row, &row).sqrt();
             let b = net.bias(j);
-            let alpha = y * net.v()[j];
-            let u0 = dot(&row, x) + b;
+            let (alpha, wn) = (p.alpha[j], p.wn[j]);
             if alpha != 0.0 && wn == 0.0 {
                 p.konst += alpha * b.max(0.0);
             }
@@ -152,13 +163,12 @@ impl<'a> Problem<'a> {
             }
             p.rows.push(row);
             p.bias.push(b);
-            p.alpha.push(alpha);
-            p.u0.push(u0);
-            p.wn.push(wn);
         }
         p
     }
 
+    /// The frame of the ball of radius r: neurons whose state the rounding bounds prove
+    /// on the whole ball are fixed (linear or zero), the others are unstable.
     pub(crate) fn frame(&self, r: f64) -> Frame {
         let k = self.rows.len();
         let mut f = Frame {
@@ -168,11 +178,12 @@ impl<'a> Problem<'a> {
             unstable_q: Vec::new(),
             lin: vec![0.0; self.d],
             lin_c: self.konst,
+            fixed: Vec::new(),
         };
         for &j in &self.neurons {
-            if self.u0[j].abs() >= r * self.wn[j] {
-                let on = self.u0[j] > 0.0;
+            if let Some(on) = self.cert.stable_state(j, r) {
                 f.stable[j] = Some(on);
+                f.fixed.push((j, on));
                 if on {
                     for (lk, wk) in f.lin.iter_mut().zip(&self.rows[j]) {
                         *lk += self.alpha[j] * wk;
@@ -193,44 +204,54 @@ impl<'a> Problem<'a> {
         self.y * self.net.forward_one(z)
     }
 
-    /// Confirms a candidate step by the forward pass: first `y·N ≤ 0` exactly at
-    /// `x + (1 + s)δ` for the stretches `s` (a boundary point may round to the wrong
-    /// side), then, for flip sets without interior (where no stretch helps), `y·N(x + δ)
-    /// ≤ witness_tol · S` with `S = Σ_j |v_j| (‖w_j‖(‖x‖ + ‖δ‖) + |b_j|)`, the scale
-    /// of the rounding in forming `x + δ` and the forward pass. Returns the witness and its distance.
+    /// Confirms a candidate step by the plain f64 forward pass: `y·N(x + (1 + s)δ) ≤ 0`
+    /// for the first stretch `s` that reaches it (a boundary point may round to the
+    /// wrong side). No tolerance: a point that does not flip is no witness. Returns the
+    /// witness and an upper bound of its distance.
+    ///
+    /// A flip set without interior (a single point or a face, e.g. the origin of a
+    /// bias-free net) is reached in floating point only by a point that lands on it
+    /// exactly: the last candidate snaps the coordinates that are zero up to rounding
+    /// to 0, and is checked by the same forward pass.
     pub(crate) fn confirm(&self, delta: &[f64], settings: &RadiusSettings) -> Option<(Vec<f64>, f64)> {
-        let point = |s: f64| -> Vec<f64> { self.x.iter().zip(delta).map(|(a, b)| a + (1.0 + s) * b).collect() };
-        let dist = |z: &[f64]| z.iter().zip(self.x).map(|(a, b)| (a - b) * (a - b)).sum::<f64>().sqrt();
+        let accept = |z: Vec<f64>| (self.margin_at(&z) <= 0.0).then(|| (distance_up(&z, self.x), z));
         for &s in &settings.witness_stretch {
-            let z = point(s);
-            if self.margin_at(&z) <= 0.0 {
-                let dd = dist(&z);
-                return Some((z, dd));
+            let z: Vec<f64> = self.x.iter().zip(delta).map(|(a, b)| a + (1.0 + s) * b).collect();
+            if let Some((dist, z)) = accept(z) {
+                return Some((z, dist));
             }
         }
-        let z = point(0.0);
-        let zn = dot(self.x, self.x).sqrt() + dot(delta, delta).sqrt();
-        let scale: f64 = (0..self.rows.len()).map(|j| self.net.v()[j].abs() * (self.wn[j] * zn + self.bias[j].abs())).sum();
-        if self.margin_at(&z) <= settings.witness_tol * scale {
-            let dd = dist(&z);
-            return Some((z, dd));
-        }
-        None
+        let scale = 1e-12 * (1.0 + dot(self.x, self.x).sqrt() + dot(delta, delta).sqrt());
+        let snapped: Vec<f64> = self.x.iter().zip(delta).map(|(a, b)| a + b).map(|t| if t.abs() <= scale { 0.0 } else { t }).collect();
+        accept(snapped).map(|(dist, z)| (z, dist))
     }
 
+    /// Solves the node `assign` in `frame`: its relaxation's projection with cutting
+    /// planes, and the certified bound of the multipliers.
     pub(crate) fn evaluate(&self, frame: &Frame, assign: &[(usize, bool)], settings: &RadiusSettings, tol: f64) -> Eval {
-        let infeasible = Eval { lb: f64::INFINITY, delta: vec![0.0; self.d], branch: None, status: QpStatus::Infeasible };
         let r = frame.r;
+        let mut leaf = Leaf {
+            path: assign.to_vec(),
+            ball: r.is_finite().then_some(r),
+            bound: 0.0,
+            fixed: frame.fixed.clone(),
+            conflict: None,
+            signs: vec![0.0; assign.len()],
+            cuts: Vec::new(),
+        };
         let mut solver = Solver::new(settings.backend, self.x, tol);
+        let mut descs: Vec<Desc> = Vec::new();
         let mut lin = frame.lin.clone();
         let mut lin_c = frame.lin_c;
-        let mut assigned = vec![false; 0];
-        assigned.resize(self.rows.len(), false);
-        for &(j, on) in assign {
+        let mut assigned = vec![false; self.rows.len()];
+        for (pos, &(j, on)) in assign.iter().enumerate() {
             assigned[j] = true;
             if let Some(s) = frame.stable[j] {
                 if s != on {
-                    return infeasible;
+                    // The branch contradicts the ball: the region misses it.
+                    leaf.conflict = Some(j);
+                    settle_leaf(&self.cert, &mut leaf);
+                    return Eval { lb: leaf.bound, delta: vec![0.0; self.d], branch: None, status: QpStatus::Infeasible, leaf };
                 }
                 continue;
             }
@@ -244,13 +265,13 @@ impl<'a> Problem<'a> {
             } else {
                 solver.add(self.x, row.clone(), -self.bias[j]);
             }
+            descs.push(Desc::Sign(pos));
         }
         let unassigned: Vec<usize> = frame.unstable_q.iter().copied().filter(|&j| !assigned[j]).collect();
         let flip = r.is_finite() || unassigned.is_empty();
         if flip {
             for &j in &unassigned {
-                let kappa = (self.u0[j] + r * self.wn[j]) / (2.0 * r * self.wn[j]);
-                let l = self.u0[j] - r * self.wn[j];
+                let (kappa, l, _) = self.cert.chord(j, r);
                 let coef = self.alpha[j] * kappa;
                 for (lk, wk) in lin.iter_mut().zip(&self.rows[j]) {
                     *lk += coef * wk;
@@ -258,10 +279,11 @@ impl<'a> Problem<'a> {
                 lin_c += coef * (self.bias[j] - l);
             }
         }
-        let cut_for = |z: &[f64]| -> (Vec<f64>, f64, f64) {
+        let cut_for = |z: &[f64]| -> (Vec<f64>, f64, f64, Vec<usize>) {
             // The cut of the P-neurons on at z, and g_node(z).
             let mut a = lin.clone();
             let mut c = lin_c;
+            let mut on = Vec::new();
             for &j in &frame.unstable_p {
                 let u = dot(&self.rows[j], z) + self.bias[j];
                 if u > 0.0 {
@@ -269,17 +291,19 @@ impl<'a> Problem<'a> {
                         *ak += self.alpha[j] * wk;
                     }
                     c += self.alpha[j] * self.bias[j];
+                    on.push(j);
                 }
             }
             let g = dot(&a, z) + c;
-            (a, c, g)
+            (a, c, g, on)
         };
         let max_iter = settings.qp_max_iterations;
         let mut status;
         let mut cuts = 0usize;
         if flip {
-            let (a, c, _) = cut_for(self.x);
+            let (a, c, _, on) = cut_for(self.x);
             solver.add(self.x, a, -c);
+            descs.push(Desc::Cut(on));
         }
         loop {
             status = solver.solve(max_iter);
@@ -287,7 +311,7 @@ impl<'a> Problem<'a> {
                 break;
             }
             let z: Vec<f64> = self.x.iter().zip(solver.delta()).map(|(a, b)| a + b).collect();
-            let (a, c, g) = cut_for(&z);
+            let (a, c, g, on) = cut_for(&z);
             let an = dot(&a, &a).sqrt();
             let viol = if an > 0.0 { g / an } else if g > 0.0 { f64::INFINITY } else { 0.0 };
             if viol <= tol {
@@ -299,12 +323,21 @@ impl<'a> Problem<'a> {
                 break;
             }
             solver.add(self.x, a, -c);
+            descs.push(Desc::Cut(on));
         }
-        if status == QpStatus::Infeasible {
-            return infeasible;
+        for (desc, &lam) in descs.into_iter().zip(solver.multipliers()) {
+            if lam > 0.0 {
+                match desc {
+                    Desc::Sign(pos) => leaf.signs[pos] = lam,
+                    Desc::Cut(on) => leaf.cuts.push(Cut { lambda: lam, on }),
+                }
+            }
         }
-        let lb = solver.lower();
+        settle_leaf(&self.cert, &mut leaf);
         let delta = solver.delta().to_vec();
+        if status == QpStatus::Infeasible {
+            return Eval { lb: leaf.bound, delta, branch: None, status, leaf };
+        }
         // Branching neuron: the largest relaxation gap at the node's point.
         let z: Vec<f64> = self.x.iter().zip(&delta).map(|(a, b)| a + b).collect();
         let mut branch = None;
@@ -312,9 +345,8 @@ impl<'a> Problem<'a> {
         for &j in &unassigned {
             let u = dot(&self.rows[j], &z) + self.bias[j];
             let gap = if r.is_finite() {
-                let l = self.u0[j] - r * self.wn[j];
-                let kappa = (self.u0[j] + r * self.wn[j]) / (2.0 * r * self.wn[j]);
-                (-self.alpha[j]) * (kappa * (u - l) - u.max(0.0)) / ((-self.alpha[j]) * self.wn[j] * r)
+                let (kappa, l, _) = self.cert.chord(j, r);
+                (kappa * (u - l) - u.max(0.0)) / (self.wn[j] * r)
             } else {
                 1.0 / (1.0 + self.u0[j].abs() / self.wn[j])
             };
@@ -323,7 +355,6 @@ impl<'a> Problem<'a> {
                 branch = Some(j);
             }
         }
-        Eval { lb, delta, branch, status }
+        Eval { lb: leaf.bound, delta, branch, status, leaf }
     }
 }
-

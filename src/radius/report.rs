@@ -3,15 +3,16 @@
 //! ([`SampleRadius`]) that serialise to the JSON fields listed in docs/reports.md.
 
 use nalgebra::DVector;
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer};
 
 use super::fig1::{fig1, signed_sum, Fig1Result};
+use super::proof::{RadiusProof, PROOF_FORMAT};
 use super::{check_vec, exact_radius, ray_radius, BracketReason, RadiusError, RadiusOutcome, RadiusSettings};
 use crate::data::Dataset;
 use crate::net::Net;
 
 /// The format tag of a radius report.
-pub const REPORT_FORMAT: &str = "relucert/radius@1";
+pub const REPORT_FORMAT: &str = crate::io::tags::RADIUS;
 
 /// Serialises a float, writing `null` for ±∞ and NaN.
 pub fn finite_or_null<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
@@ -103,7 +104,7 @@ impl Reading {
 }
 
 /// One sample's outcome in a report (`outcome`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SampleOutcome {
     /// The radius is proved.
@@ -150,11 +151,15 @@ pub struct SampleRadius {
     pub exact: bool,
     /// The flipping point `x + δ*` (null when none).
     pub witness: Option<Vec<f64>>,
+    /// `y·N(witness)` by the plain f64 forward pass (null without a witness); a sample
+    /// is exact only when it is ≤ 0.
+    #[serde(serialize_with = "finite_or_null")]
+    pub witness_margin: f64,
     /// Exact, bracket, misclassified, or none (nothing flips).
     pub outcome: SampleOutcome,
-    /// Why a bracket stopped (absent otherwise).
+    /// Why a bracket is not exact (absent otherwise).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub stop_reason: Option<BracketReason>,
+    pub reason: Option<BracketReason>,
     /// Node QPs solved (exact method).
     pub regions: usize,
     /// Nodes closed (exact method).
@@ -177,6 +182,10 @@ pub struct RadiusReport {
     /// Figure 1 fields (`c_star`, `on_margin`, `sqrt_d`, …) with `--method fig1`.
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub fig1: Option<Fig1Result>,
+    /// The proof of the lower bounds (exact method with `record_proof`); written to its
+    /// own file, not part of the report.
+    #[serde(skip)]
+    pub proof: Option<RadiusProof>,
 }
 
 impl RadiusReport {
@@ -218,8 +227,9 @@ impl RadiusReport {
     }
 }
 
-/// A report line with the exact-method fields zeroed.
+/// Builds report lines (the exact-method fields zeroed).
 struct LineMaker<'a> {
+    net: &'a Net,
     data: &'a Dataset,
     margins: DVector<f64>,
 }
@@ -227,21 +237,43 @@ struct LineMaker<'a> {
 impl LineMaker<'_> {
     #[allow(clippy::too_many_arguments)]
     fn line(&self, index: usize, radius: f64, lower: f64, upper: f64, exact: bool, witness: Option<Vec<f64>>, outcome: SampleOutcome) -> SampleRadius {
+        let y = self.data.y()[index];
+        let witness_margin = witness.as_deref().map_or(f64::NAN, |w| y * self.net.forward_one(w));
         SampleRadius {
             index,
-            label: self.data.y()[index],
+            label: y,
             margin: self.margins[index],
             radius,
             lower,
             upper,
             exact,
             witness,
+            witness_margin,
             outcome,
-            stop_reason: None,
+            reason: None,
             regions: 0,
             closed: 0,
             seconds: 0.0,
         }
+    }
+
+    /// The line of a crossing at distance t along the unit direction `u` (`sign` ±1)
+    /// from sample `index`: exact only when the forward pass confirms that the point
+    /// flips (`y·N ≤ 0`), at t or at t stretched by at most `max_stretch` (relative).
+    fn crossing(&self, index: usize, t: f64, u: &[f64], sign: f64, stretches: &[f64]) -> SampleRadius {
+        let x = self.data.row(index);
+        let y = self.data.y()[index];
+        let at = |s: f64| -> Vec<f64> { x.iter().zip(u).map(|(a, b)| a + sign * t * (1.0 + s) * b).collect() };
+        for &s in stretches {
+            let w = at(s);
+            if y * self.net.forward_one(&w) <= 0.0 {
+                let outcome = if t == 0.0 { SampleOutcome::Misclassified } else { SampleOutcome::Exact };
+                return self.line(index, t, t, t * (1.0 + s), true, Some(w), outcome);
+            }
+        }
+        let mut l = self.line(index, t, t, t, false, Some(at(0.0)), SampleOutcome::Bracket);
+        l.reason = Some(BracketReason::Numerical);
+        l
     }
 }
 
@@ -257,11 +289,13 @@ pub fn radius_report(net: &Net, data: &Dataset, method: &RadiusMethod, samples: 
         }
     }
     let all: Vec<usize> = if samples.is_empty() { (0..m).collect() } else { samples.to_vec() };
-    let lines = LineMaker { data, margins: net.margins(data)? };
+    let lines = LineMaker { net, data, margins: net.margins(data)? };
+    let stretches = RadiusSettings::default().witness_stretch;
     match method {
         RadiusMethod::Exact(settings) => {
             settings.check()?;
             let mut out = Vec::with_capacity(all.len());
+            let mut proofs = Vec::new();
             for &i in &all {
                 let r = exact_radius(net, &data.row(i), data.y()[i], settings)?;
                 let (outcome, reason) = match r.outcome {
@@ -272,13 +306,18 @@ pub fn radius_report(net: &Net, data: &Dataset, method: &RadiusMethod, samples: 
                 };
                 let witness = r.witness.as_ref().map(|w| w.as_slice().to_vec());
                 let mut l = lines.line(i, r.radius, r.lower, r.upper, r.is_exact(), witness, outcome);
-                l.stop_reason = reason;
+                l.reason = reason;
                 l.regions = r.regions;
                 l.closed = r.closed;
                 l.seconds = r.seconds;
                 out.push(l);
+                if let Some(mut p) = r.proof {
+                    p.index = i;
+                    proofs.push(p);
+                }
             }
-            Ok(RadiusReport { format: REPORT_FORMAT, method: MethodKind::Exact, reading: Reading::Closed, samples: out, fig1: None })
+            let proof = settings.record_proof.then(|| RadiusProof { format: PROOF_FORMAT.into(), samples: proofs });
+            Ok(RadiusReport { format: REPORT_FORMAT, method: MethodKind::Exact, reading: Reading::Closed, samples: out, fig1: None, proof })
         }
         RadiusMethod::Ray { direction } => {
             let u = direction.as_slice();
@@ -287,39 +326,30 @@ pub fn radius_report(net: &Net, data: &Dataset, method: &RadiusMethod, samples: 
             if un == 0.0 {
                 return Err(RadiusError::ZeroDirection);
             }
+            let unit: Vec<f64> = u.iter().map(|t| t / un).collect();
             let mut out = Vec::with_capacity(all.len());
             for &i in &all {
-                let x = data.row(i);
-                let t = ray_radius(net, &x, data.y()[i], u)?;
-                let l = match t {
-                    Some(t) => {
-                        let w: Vec<f64> = x.iter().zip(u).map(|(a, b)| a + t * b / un).collect();
-                        let outcome = if t == 0.0 { SampleOutcome::Misclassified } else { SampleOutcome::Exact };
-                        lines.line(i, t, t, t, true, Some(w), outcome)
-                    }
+                let l = match ray_radius(net, &data.row(i), data.y()[i], u)? {
+                    Some(t) => lines.crossing(i, t, &unit, 1.0, &stretches),
                     None => lines.line(i, f64::INFINITY, f64::INFINITY, f64::INFINITY, true, None, SampleOutcome::None),
                 };
                 out.push(l);
             }
-            Ok(RadiusReport { format: REPORT_FORMAT, method: MethodKind::Ray, reading: Reading::Closed, samples: out, fig1: None })
+            Ok(RadiusReport { format: REPORT_FORMAT, method: MethodKind::Ray, reading: Reading::Closed, samples: out, fig1: None, proof: None })
         }
         RadiusMethod::Fig1 { slack } => {
             let f = fig1(net, data, *slack)?;
-            let zhat = (f.z_norm > 0.0).then(|| signed_sum(data, &f.on_margin) / f.z_norm);
+            let zhat: Option<Vec<f64>> = (f.z_norm > 0.0).then(|| (signed_sum(data, &f.on_margin) / f.z_norm).as_slice().to_vec());
             let out = f
                 .on_margin
                 .iter()
                 .zip(&f.per_sample)
-                .map(|(&i, &t)| {
-                    let w = zhat.as_ref().filter(|_| t.is_finite()).map(|zh| {
-                        let y = data.y()[i];
-                        (0..data.d()).map(|c| data.x()[(i, c)] - y * t * zh[c]).collect()
-                    });
-                    let outcome = if t.is_finite() { SampleOutcome::Exact } else { SampleOutcome::None };
-                    lines.line(i, t, t, t, true, w, outcome)
+                .map(|(&i, &t)| match zhat.as_ref().filter(|_| t.is_finite()) {
+                    Some(zh) => lines.crossing(i, t, zh, -data.y()[i], &stretches),
+                    None => lines.line(i, t, t, t, true, None, SampleOutcome::None),
                 })
                 .collect();
-            Ok(RadiusReport { format: REPORT_FORMAT, method: MethodKind::Fig1, reading: Reading::Strict, samples: out, fig1: Some(f) })
+            Ok(RadiusReport { format: REPORT_FORMAT, method: MethodKind::Fig1, reading: Reading::Strict, samples: out, fig1: Some(f), proof: None })
         }
     }
 }

@@ -43,11 +43,9 @@ pub struct RadiusSettings {
     /// `x + (1 + s)δ` with the forward pass (`y·N ≤ 0` exactly, no tolerance).
     /// Default `[0, 1e-12, 1e-10, 1e-8]`.
     pub witness_stretch: Vec<f64>,
-    /// Forward-pass tolerance for a witness on a flip set without interior (where no
-    /// stretch reaches `y·N ≤ 0` in floating point): accept `y·N(z) ≤ witness_tol·S`,
-    /// `S = Σ_j |v_j| (‖w_j‖(‖x‖ + ‖δ‖) + |b_j|)` (the rounding scale of `x + δ` and the
-    /// forward pass). The witness's own margin is reported. Default 1e-13.
-    pub witness_tol: f64,
+    /// Record the proof of the lower bound ([`super::SampleProof`]): every leaf of the
+    /// tree with its fixed neurons, ball and multipliers. Default false.
+    pub record_proof: bool,
     /// Every this many node QPs, also solve the leaf obtained by rounding the node's
     /// relaxed point (each unassigned neuron in its state there) — a cheap dive that
     /// finds incumbents early, so that more neurons get fixed. 0 turns it off.
@@ -68,7 +66,7 @@ impl Default for RadiusSettings {
             qp_max_iterations: 100_000,
             max_cuts: 10_000,
             witness_stretch: vec![0.0, 1e-12, 1e-10, 1e-8],
-            witness_tol: 1e-13,
+            record_proof: false,
             heuristic_every: 8,
             backend: QpBackend::DualActiveSet,
         }
@@ -88,7 +86,6 @@ impl RadiusSettings {
         pos("rel_tol", self.rel_tol)?;
         pos("exact_tol", self.exact_tol)?;
         pos("qp_tol", self.qp_tol)?;
-        pos("witness_tol", self.witness_tol)?;
         for &s in &self.witness_stretch {
             pos("witness_stretch", s)?;
         }

@@ -50,7 +50,7 @@ pub struct Theorem41Report {
     /// The theorem's scale `sqrt(d / (c² m))` (null when c = 0).
     #[serde(serialize_with = "finite_or_null")]
     pub scale: f64,
-    /// `z_norm / scale`.
+    /// `z_norm / scale`; undefined (NaN, null in JSON) when c = 0.
     #[serde(serialize_with = "finite_or_null")]
     pub ratio: f64,
     /// `c = min(|I⁺|, |I⁻|) / m`.
@@ -90,7 +90,7 @@ pub struct Theorem41Report {
 impl Theorem41Report {
     /// A short human table.
     pub fn summary(&self) -> String {
-        let f = |v: f64| if v.is_finite() { format!("{v:.6}") } else { "inf".into() };
+        let f = |v: f64| if v.is_finite() { format!("{v:.6}") } else if v.is_nan() { "undefined".into() } else { "inf".into() };
         format!(
             "Theorem 4.1 on θ̂ (on-margin set I: q̂ ≤ {:.3}, |I| = {}, |I+| = {}, |I-| = {})\n\
              eta         {}\n\
@@ -151,7 +151,8 @@ pub fn theorem41(net: &Net, data: &Dataset, settings: &Theorem41Settings) -> Res
     };
     let z_norm = eta * z_unscaled_norm;
     let scale = if c > 0.0 { (df / (c * c * m as f64)).sqrt() } else { f64::INFINITY };
-    let ratio = z_norm / scale;
+    // With c = 0 (one label only) the scale is infinite and the ratio undefined.
+    let ratio = if c > 0.0 { z_norm / scale } else { f64::NAN };
     Ok(Theorem41Report {
         eta,
         z_norm,
