@@ -94,26 +94,26 @@ impl Generator {
         };
         match *self {
             Generator::Sphere => {
-                for i in 0..m {
+                for (i, yi) in y.iter_mut().enumerate() {
                     sphere_point(&mut rng, &mut row, sqrt_d);
                     put(&mut x, i, &row);
-                    y[i] = rng.sign();
+                    *yi = rng.sign();
                 }
             }
             Generator::Gaussian { variance } => {
                 let s = variance.sqrt();
-                for i in 0..m {
+                for (i, yi) in y.iter_mut().enumerate() {
                     for t in row.iter_mut() {
                         *t = s * rng.normal();
                     }
                     put(&mut x, i, &row);
-                    y[i] = rng.sign();
+                    *yi = rng.sign();
                 }
             }
             Generator::Orthogonal => {
-                for i in 0..m {
+                for (i, yi) in y.iter_mut().enumerate() {
                     x[i * m + i] = sqrt_d;
-                    y[i] = if i < m / 2 { 1.0 } else { -1.0 };
+                    *yi = if i < m / 2 { 1.0 } else { -1.0 };
                 }
             }
             Generator::Clusters { clusters, noise } => {
@@ -121,14 +121,14 @@ impl Generator {
                 for c in 0..clusters {
                     sphere_point(&mut rng, &mut means[c * d..(c + 1) * d], sqrt_d);
                 }
-                for i in 0..m {
+                for (i, yi) in y.iter_mut().enumerate() {
                     let c = i % clusters;
                     for (t, mu) in row.iter_mut().zip(&means[c * d..(c + 1) * d]) {
                         *t = mu + noise * rng.normal();
                     }
                     rescale(&mut row, sqrt_d);
                     put(&mut x, i, &row);
-                    y[i] = if c % 2 == 0 { 1.0 } else { -1.0 };
+                    *yi = if c % 2 == 0 { 1.0 } else { -1.0 };
                 }
             }
         }

@@ -195,7 +195,7 @@ pub fn pairwise_inner(x: &DMatrix<f64>) -> PairwiseInner {
         let xa = x.rows(a, ta);
         for b in (0..=a).step_by(TILE) {
             let tb = TILE.min(m - b);
-            let block = &xa * x.rows(b, tb).transpose();
+            let block = xa * x.rows(b, tb).transpose();
             for r in 0..ta {
                 let i = a + r;
                 for c in 0..tb {

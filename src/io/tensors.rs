@@ -145,7 +145,7 @@ impl Src<'_> {
     }
 
     /// The values as little-endian bytes of the given element type.
-    pub fn to_bytes(&self, dtype: FileDtype) -> Vec<u8> {
+    pub fn to_bytes(self, dtype: FileDtype) -> Vec<u8> {
         match dtype {
             FileDtype::F64 => self.iter().flat_map(|v| v.to_le_bytes()).collect(),
             FileDtype::F32 => self.iter().flat_map(|v| (v as f32).to_le_bytes()).collect(),
