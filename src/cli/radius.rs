@@ -52,6 +52,10 @@ pub struct RadiusArgs {
     /// Figure 1: on-margin slack (q_i ≤ (1 + slack)·q_min; the paper's 0.1).
     #[arg(long, default_value_t = 0.1, value_parser = parse::nonneg_f64)]
     pub slack: f64,
+    /// Exact method: stop each sample once upper − lower ≤ GAP·upper (relative gap)
+    /// with a bracket whose reason is `gap`.
+    #[arg(long, value_parser = parse::nonneg_f64)]
+    pub gap: Option<f64>,
     /// Exact method: write the proof of every lower bound to this JSON file (check it
     /// with `relucert verify-radius`).
     #[arg(long)]
@@ -86,7 +90,7 @@ pub fn run(a: &RadiusArgs, _ctx: &Ctx) -> Result<Output, CliError> {
         MethodArg::Exact => {
             // `parse::seconds` admitted only values that a Duration holds.
             let time_limit = a.time_limit.and_then(|t| Duration::try_from_secs_f64(t).ok());
-            RadiusMethod::Exact(RadiusSettings { max_regions: a.max_regions, time_limit, record_proof: a.proof.is_some(), ..RadiusSettings::default() })
+            RadiusMethod::Exact(RadiusSettings { max_regions: a.max_regions, time_limit, gap: a.gap, record_proof: a.proof.is_some(), ..RadiusSettings::default() })
         }
         MethodArg::Ray => {
             let path = a.direction.as_ref().ok_or_else(|| CliError::Usage("--method ray needs --direction FILE".into()))?;
