@@ -12,6 +12,7 @@
 //! * [`train`] — gradient descent to extreme losses (paper and fast schedules);
 //! * [`kkt`] — KKT certificates (multipliers λ, (ε, δ), τ-profile) and their
 //!   independent verification;
+//! * [`polish`] — a certified KKT point of the max-margin problem near a network;
 //! * [`radius`] — exact L2 robustness radii (branch and bound with witness and proof),
 //!   ray and Figure 1 radii, and the Theorem 4.1 check;
 //! * [`claims`] — the paper's claims as checks on shipped fixtures;
@@ -54,6 +55,7 @@ pub mod experiments;
 pub mod io;
 pub mod kkt;
 pub mod net;
+pub mod polish;
 pub mod radius;
 pub mod train;
 

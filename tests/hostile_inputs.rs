@@ -192,6 +192,12 @@ fn budget_checks_are_overflow_checked() {
     assert!(matches!(b.vec("x", 1 << 20, 0.0f64), Err(BudgetError::Exceeded { needed: 8_388_608, .. })));
     assert_eq!(b.vec("x", 3, 1u8).expect("small"), vec![1, 1, 1]);
     assert!(MemoryBudget::detect().bytes() > 0);
+    assert_eq!("8G".parse::<MemoryBudget>().map(|b| b.bytes()), Ok(8 << 30));
+    assert_eq!("512MiB".parse::<MemoryBudget>().map(|b| b.bytes()), Ok(512 << 20));
+    assert_eq!("1000".parse::<MemoryBudget>().map(|b| b.bytes()), Ok(1000));
+    for bad in ["", "0", "-1", "1.5G", "8X", "99999999999T"] {
+        assert!(bad.parse::<MemoryBudget>().is_err(), "{bad}");
+    }
     let msg = BudgetError::Exceeded { what: "w".into(), needed: 10, budget: 5 }.to_string();
     assert!(msg.contains("needs 10 bytes") && msg.contains("--max-memory"), "{msg}");
 }
@@ -224,4 +230,49 @@ fn errors_name_the_problem_type() {
     // IoProblem is the io error kind (kkt has its own Problem).
     let e = io::parse_data("x.json", FileFormat::Json, b"{}").unwrap_err();
     assert!(matches!(e.problem, IoProblem::Json(_)));
+}
+
+/// Runs the binary; returns (exit code, stderr).
+fn relucert(args: &[&str]) -> (Option<i32>, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_relucert")).args(args).output().expect("run relucert");
+    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn cli_refuses_huge_sizes_and_fifos_with_one_line_errors() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = dir.path().join("d.json");
+    let o = out.to_str().expect("utf-8 path");
+    for args in [
+        vec!["gen", "sphere", "--d", "1000000000", "--m", "1000000000", "-o", o],
+        vec!["gen", "sphere", "--d", "4294967296", "--m", "4294967297", "-o", o],
+        vec!["gen", "clusters", "--clusters", "1000000000000", "--d", "10", "--m", "10", "-o", o],
+        vec!["gen", "sphere", "--d", "100", "--m", "100", "--max-memory", "1K", "-o", o],
+    ] {
+        let (code, err) = relucert(&args);
+        assert_eq!(code, Some(1), "{args:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+        assert!(err.contains("bytes"), "{args:?}: {err}");
+        assert!(!out.exists(), "{args:?} wrote a file");
+    }
+    let (code, err) = relucert(&["gen", "sphere", "--d", "3", "--m", "2", "--max-memory", "lots", "-o", o]);
+    assert_eq!(code, Some(2), "a bad --max-memory is a usage error: {err}");
+    #[cfg(unix)]
+    {
+        let fifo = dir.path().join("pipe.json");
+        let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).expect("path");
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0, "mkfifo");
+        let f = fifo.to_str().expect("utf-8 path");
+        let data = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/sphere-d50-m10.json");
+        let net = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/trained-d50-m10-k50.json");
+        let (tx, rx) = mpsc::channel();
+        let f2 = f.to_string();
+        std::thread::spawn(move || {
+            let _ = tx.send((relucert(&["eval", "--net", &f2, "--data", data]), relucert(&["eval", "--net", net, "--data", &f2])));
+        });
+        let ((c1, e1), (c2, e2)) = rx.recv_timeout(Duration::from_secs(10)).expect("a FIFO input blocked the CLI");
+        assert_eq!((c1, c2), (Some(1), Some(1)), "{e1} {e2}");
+        assert!(e1.contains("FIFO") && e2.contains("FIFO"), "{e1} {e2}");
+    }
 }

@@ -66,10 +66,13 @@ fn radius_and_theorem41_on_orthogonal_kkt() {
         (vec!["radius", "--net", "n.json", "--data", "d.json", "--samples", "8"], "out of range"),
         (vec!["radius", "--net", "n.json", "--data", "d.json", "--method", "ray", "--direction", "short.json"], "short.json"),
         (vec!["radius", "--net", "n.json", "--data", "d.json", "--method", "ray", "--direction", "zero.json"], "zero norm"),
-        (vec!["radius", "--net", "n.json", "--data", "d.json", "--method", "ray"], "--direction"),
     ] {
         fails(d, &args, needle);
     }
+    // A ray without a direction is a usage error (clap names the missing flag).
+    let out = relucert(d, &["radius", "--net", "n.json", "--data", "d.json", "--method", "ray"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--direction"));
     // Durations that are not a number of seconds a Duration can hold are usage errors
     // (1e20 and inf used to panic in Duration::from_secs_f64).
     for bad in ["1e20", "inf", "nan", "-1"] {

@@ -460,3 +460,35 @@ fn checkpoints_read_old_and_new_names() {
     assert!(new.contains("\"target_loss\"") && !new.contains("converged"), "{new}");
     assert_eq!(StopReason::TargetLoss.code(), "target_loss");
 }
+
+/// Deep training with the certificate stopping rule: on a small separable problem the
+/// run stops with `target_eps_rel`, and the returned network, certified again from
+/// scratch by `kkt::certify` at the same τ, is within the target.
+#[test]
+fn certificate_target_stops_at_a_certified_network() {
+    use relucert::kkt::{self, KktSettings};
+    use relucert::train::CertificateTarget;
+    let data = Generator::Sphere.generate(10, 16, 1).expect("data");
+    let net = init_net(10, 24, true, 0, 1.0).expect("net");
+    let (target, tau) = (0.05, 1e-3);
+    let s = TrainSettings {
+        target_log10_loss: -1e9,
+        max_iters: 2_000_000,
+        certificate: Some(CertificateTarget { every: Some(2_000), ..CertificateTarget::new(target, tau) }),
+        ..TrainSettings::default()
+    };
+    let out = train(&data, net, &s, &mut |_| {}).expect("train");
+    let StopReason::TargetEpsRel { eps_rel } = out.stop else { panic!("expected target_eps_rel: {}", out.report.summary()) };
+    assert!(eps_rel <= target);
+    assert_eq!(out.report.last_eps_rel, Some(eps_rel));
+    assert!(out.report.certifications >= 2);
+    let again = kkt::certify(&out.net, &data, &KktSettings { tau, tau_ladder: vec![], ..KktSettings::default() }).expect("certify");
+    assert!(again.eps_rel <= target, "independent certificate {} > {target}", again.eps_rel);
+    assert!((again.eps_rel - eps_rel).abs() <= 1e-9 * eps_rel.max(1e-300) + 1e-12);
+    assert_eq!(serde_json::to_value(&out.report).expect("json")["stop_reason"], "target_eps_rel");
+    // A certificate target that is not met leaves the last value in the report.
+    let short = TrainSettings { max_iters: 3_000, ..s };
+    let out = train(&data, init_net(10, 24, true, 0, 1.0).expect("net"), &short, &mut |_| {}).expect("train");
+    assert_eq!(out.stop, StopReason::MaxIterations);
+    assert!(out.report.last_eps_rel.is_some_and(|e| e > target));
+}

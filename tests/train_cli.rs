@@ -44,8 +44,10 @@ fn train_refuses_misuse_with_one_line() {
     ok(d, &["train", "--data", "d4.json", "--width", "3", "--max-iters", "2", "-o", "n4.json"]);
     usage(d, &["train", "--data", "d.json", "--width", "0"], "--width");
     usage(d, &["train", "--data", "d.json", "--width", "3", "--target-loss=-1"], "--target-loss");
+    let out = relucert(d, &["train", "--data", "d.json"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--width"));
     for args in [
-        vec!["train", "--data", "d.json"],
         vec!["train", "--data", "d.json", "--resume", "n4.json"],
         vec!["train", "--data", "missing.json", "--width", "3"],
     ] {

@@ -36,7 +36,7 @@ fn main() {
         engine::run(&corpus, k, seed.wrapping_mul(1_000_003).wrapping_add(done), &dir, 8, &mut stats);
         done += k;
         eprintln!(
-            "{done} inputs, {} panics, {} over memory, {:.1} s, slowest {:.1} ms",
+            "{done} inputs, {} panics, {} over memory, {:.1} s, slowest {:.1} ms CPU",
             stats.panics,
             stats.over_memory,
             start.elapsed().as_secs_f64(),
@@ -45,7 +45,7 @@ fn main() {
     }
     let _ = std::panic::take_hook();
     println!(
-        "fuzz_readers: {} inputs ({} corpus files, seed {seed}), {} reader calls, {} accepted; {} panics, {} over memory (budget {} B, largest allocation {} B, largest peak {} B), slowest input {:.1} ms, {:.1} s",
+        "fuzz_readers: {} inputs ({} corpus files, seed {seed}), {} reader calls, {} accepted; {} panics, {} over memory (budget {} B, largest allocation {} B, largest peak {} B), slowest input {:.1} ms CPU, {:.1} s",
         stats.inputs,
         corpus.len(),
         stats.calls,

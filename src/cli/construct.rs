@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 
+use super::paths::{self, named};
 use super::{fmt_num, parse, CliError, Ctx, Output};
 use relucert::construct::{self, RobustSettings};
 use relucert::io::{self, FileDtype};
@@ -55,18 +56,18 @@ struct ConstructReport {
 
 /// Runs `construct`.
 pub fn run(a: &ConstructArgs, _ctx: &Ctx) -> Result<Output, CliError> {
+    if a.c.is_some() && a.which != Which::Robust {
+        return Err(CliError::Usage("--c applies only to `construct robust`".into()));
+    }
+    io::FileFormat::from_path(&a.out)?;
+    paths::refuse_overwrite(&[named("-o", &a.out)], &[named("--data", &a.data)])?;
     let data = io::read_data(&a.data)?;
     let (net, c) = match a.which {
         Which::Robust => {
             let (net, c) = construct::robust(&data, &RobustSettings { c: a.c, ..RobustSettings::default() })?;
             (net, Some(c))
         }
-        Which::OrthogonalKkt => {
-            if a.c.is_some() {
-                return Err(CliError::Usage("--c applies only to `construct robust`".into()));
-            }
-            (construct::orthogonal_kkt(&data)?, None)
-        }
+        Which::OrthogonalKkt => (construct::orthogonal_kkt(&data)?, None),
     };
     let q_min = relucert::net::argmin(&net.margins(&data)?).1;
     io::write_net(&a.out, &net, a.dtype)?;

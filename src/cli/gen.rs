@@ -70,6 +70,7 @@ struct GenReport {
 
 /// Runs `gen`.
 pub fn run(a: &GenArgs, _ctx: &Ctx) -> Result<Output, CliError> {
+    io::FileFormat::from_path(&a.out)?;
     let generator = match a.kind {
         Kind::Sphere => Generator::Sphere,
         Kind::Gaussian => Generator::Gaussian { variance: a.variance },

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::parse::{self, TauLadder};
+use super::paths::{self, named};
 use super::{load_pair, CliError, Ctx, Output};
 use relucert::io;
 use relucert::kkt::{self, InputInfo, KktReport, KktSettings, Norm, Support, REPORT_FORMAT};
@@ -35,7 +36,7 @@ pub struct KktArgs {
     /// more solve; large τ on large networks costs minutes.
     #[arg(long, default_value = "1e-9,1e-6,1e-4,1e-3,1e-2", value_parser = parse::tau_ladder)]
     pub tau_ladder: TauLadder,
-    /// Write the certificate to this JSON file (atomically).
+    /// Write the certificate to this JSON file (atomically; the name must end in .json).
     #[arg(short = 'o', long = "out")]
     pub out: Option<PathBuf>,
 }
@@ -47,6 +48,10 @@ fn info(path: &std::path::Path, content_sha256: String) -> Result<InputInfo, Cli
 
 /// Runs `kkt`.
 pub fn run(a: &KktArgs, _ctx: &Ctx) -> Result<Output, CliError> {
+    if let Some(out) = &a.out {
+        paths::json_report("-o", out)?;
+        paths::refuse_overwrite(&[named("-o", out)], &[named("--net", &a.net), named("--data", &a.data)])?;
+    }
     let (net, data) = load_pair(&a.net, &a.data)?;
     let settings = KktSettings {
         norm: a.norm,
@@ -90,7 +95,7 @@ pub fn run_verify(a: &VerifyKktArgs, _ctx: &Ctx) -> Result<Output, CliError> {
         return Err(kkt::KktError::UnknownFormat { found, expected: REPORT_FORMAT }.into());
     }
     let report: KktReport = serde_json::from_value(value)
-        .map_err(|e| CliError::Usage(format!("{}: not a valid {REPORT_FORMAT} certificate: {e}", a.cert.display())))?;
+        .map_err(|e| CliError::Input(format!("{}: not a valid {REPORT_FORMAT} certificate: {e}", a.cert.display())))?;
     let v = kkt::verify(&net, &data, &report)?;
     if !v.holds {
         return Err(CliError::KktFails { summary: v.summary() });

@@ -4,7 +4,9 @@
 //! Each subcommand lives in its own file as a clap `Args` struct plus a `run` function
 //! that turns typed settings into a library call and returns an [`Output`]: a JSON
 //! report and a short human summary. [`main`] parses, dispatches, prints one of the two
-//! (`--json` picks the report), and maps errors to a one-line message and exit code 1.
+//! (`--json` picks the report), and maps errors to a one-line message and exit code 1
+//! (2 for usage errors). Before any work, [`paths`] refuses an output that would
+//! overwrite an input.
 //! Every flag value is checked while parsing ([`parse`]), so a bad one exits with code 2.
 
 use std::io::{IsTerminal, Write};
@@ -26,6 +28,7 @@ mod reproduce;
 mod train;
 mod kkt;
 mod parse;
+mod paths;
 mod radius;
 mod theorem41;
 mod verify_radius;
@@ -86,9 +89,20 @@ pub enum CliError {
     /// A radius or Theorem 4.1 computation refused its input.
     #[error("{0}")]
     Radius(#[from] relucert::radius::RadiusError),
-    /// Arguments that parse but make no sense together.
+    /// Arguments that parse but make no sense together (exit 2, like clap's errors).
     #[error("{0}")]
     Usage(String),
+    /// An output names the same file as an input (exit 2; nothing was read or written).
+    #[error("refusing to write {output}: it is the input {input} (choose another output file)")]
+    OverwritesInput {
+        /// The output flag and path.
+        output: String,
+        /// The input flag and path.
+        input: String,
+    },
+    /// An input file whose content is not what the command needs.
+    #[error("{0}")]
+    Input(String),
     /// Input files that disagree with each other; names both files.
     #[error("{net} and {data}: {source}")]
     Mismatch {
@@ -99,6 +113,16 @@ pub enum CliError {
         /// What disagrees.
         source: net::NetError,
     },
+}
+
+impl CliError {
+    /// The exit code: 2 for usage errors (as clap's), 1 for everything else.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Usage(_) | CliError::OverwritesInput { .. } => 2,
+            _ => 1,
+        }
+    }
 }
 
 /// What a command produced: a JSON report and a human summary.
@@ -139,6 +163,10 @@ pub struct Cli {
     /// Print the command's report as one JSON object on stdout instead of a summary.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Most bytes one input-driven allocation may take (e.g. 8G, 512M); larger sizes are
+    /// refused before allocating, with the bytes needed [default: the available memory].
+    #[arg(long, global = true, value_name = "BYTES")]
+    pub max_memory: Option<relucert::io::MemoryBudget>,
     /// The command.
     #[command(subcommand)]
     pub command: Command,
@@ -200,6 +228,9 @@ pub fn main() -> ExitCode {
             return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
         }
     };
+    if let Some(budget) = cli.max_memory {
+        relucert::io::MemoryBudget::set_global(budget);
+    }
     let ctx = Ctx { json: cli.json, progress: !cli.json && std::io::stderr().is_terminal() };
     match run(&cli, &ctx) {
         Ok(out) => {
@@ -212,7 +243,7 @@ pub fn main() -> ExitCode {
             }
             let msg = e.to_string().replace('\n', " ");
             eprintln!("error: {msg}");
-            ExitCode::from(1)
+            ExitCode::from(e.exit_code())
         }
     }
 }

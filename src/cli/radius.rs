@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 
+use super::paths::{self, named};
 use super::{load_pair, parse, CliError, Ctx, Output};
 use relucert::io;
 use relucert::radius::{radius_report, RadiusMethod, RadiusReport, RadiusSettings};
@@ -41,7 +42,7 @@ pub struct RadiusArgs {
     #[arg(long, value_delimiter = ',')]
     pub samples: Vec<usize>,
     /// Direction for `--method ray`: a JSON array of d numbers or a one-row data file.
-    #[arg(long)]
+    #[arg(long, required_if_eq("method", "ray"))]
     pub direction: Option<PathBuf>,
     /// Exact method: stop each sample after this many node QPs (regions) with a bracket.
     #[arg(long)]
@@ -60,7 +61,7 @@ pub struct RadiusArgs {
     /// with `relucert verify-radius`).
     #[arg(long)]
     pub proof: Option<PathBuf>,
-    /// Also write the report to this JSON file (atomically).
+    /// Also write the report to this JSON file (atomically; the name must end in .json).
     #[arg(short = 'o', long = "out")]
     pub out: Option<PathBuf>,
 }
@@ -69,6 +70,8 @@ pub struct RadiusArgs {
 struct Settings {
     max_regions: Option<usize>,
     time_limit: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    gap: Option<f64>,
     slack: Option<f64>,
     direction: Option<io::InputFile>,
 }
@@ -84,6 +87,25 @@ struct CliReport {
 
 /// Runs `radius`.
 pub fn run(a: &RadiusArgs, _ctx: &Ctx) -> Result<Output, CliError> {
+    if a.proof.is_some() && a.method != MethodArg::Exact {
+        return Err(CliError::Usage("--proof needs --method exact".into()));
+    }
+    let mut outputs = Vec::new();
+    if let Some(out) = &a.out {
+        paths::json_report("-o", out)?;
+        outputs.push(named("-o", out));
+    }
+    if let Some(proof) = &a.proof {
+        paths::json_report("--proof", proof)?;
+        outputs.push(named("--proof", proof));
+    }
+    if !outputs.is_empty() {
+        let mut inputs = vec![named("--net", &a.net), named("--data", &a.data)];
+        if let Some(u) = &a.direction {
+            inputs.push(named("--direction", u));
+        }
+        paths::refuse_overwrite(&outputs, &inputs)?;
+    }
     let (net, data) = load_pair(&a.net, &a.data)?;
     let mut direction = None;
     let method = match a.method {
@@ -100,9 +122,6 @@ pub fn run(a: &RadiusArgs, _ctx: &Ctx) -> Result<Output, CliError> {
         }
         MethodArg::Fig1 => RadiusMethod::Fig1 { slack: a.slack },
     };
-    if a.proof.is_some() && a.method != MethodArg::Exact {
-        return Err(CliError::Usage("--proof needs --method exact".into()));
-    }
     let report = radius_report(&net, &data, &method, &a.samples)?;
     if let (Some(path), Some(proof)) = (&a.proof, &report.proof) {
         io::write_json(path, proof)?;
@@ -115,6 +134,7 @@ pub fn run(a: &RadiusArgs, _ctx: &Ctx) -> Result<Output, CliError> {
         settings: Settings {
             max_regions: a.max_regions,
             time_limit: a.time_limit,
+            gap: a.gap,
             slack: (a.method == MethodArg::Fig1).then_some(a.slack),
             direction,
         },

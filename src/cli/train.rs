@@ -6,6 +6,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
+use super::paths::{self, named};
 use super::{fmt_num, parse, CliError, Ctx, Output};
 use relucert::io;
 use relucert::experiments::ScheduleChoice;
@@ -19,7 +20,7 @@ pub struct TrainArgs {
     #[arg(long)]
     pub data: PathBuf,
     /// Width k (number of hidden neurons); taken from --resume when omitted there.
-    #[arg(long, value_parser = parse::positive_usize)]
+    #[arg(long, value_parser = parse::positive_usize, required_unless_present = "resume")]
     pub width: Option<usize>,
     /// Loss.
     #[arg(long, value_enum, default_value_t = Loss::Exp)]
@@ -83,7 +84,7 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 2)]
     pub threads: usize,
     /// Write the network to -o every N accepted iterations (atomically).
-    #[arg(long, value_parser = parse::positive_u64)]
+    #[arg(long, value_parser = parse::positive_u64, requires = "out")]
     pub checkpoint_every: Option<u64>,
     /// Start from this network instead of a fresh initialisation.
     #[arg(long)]
@@ -92,6 +93,15 @@ pub struct TrainArgs {
     /// report file beside it, else 0); the paper schedule continues from it.
     #[arg(long)]
     pub start_iteration: Option<u64>,
+    /// Stop once the L2 KKT certificate gives eps_rel ≤ this (checked every so many steps).
+    #[arg(long)]
+    pub target_eps_rel: Option<f64>,
+    /// Ambiguity tolerance τ of that certificate.
+    #[arg(long, default_value_t = 1e-9)]
+    pub kkt_tau: f64,
+    /// Certify every N accepted steps (default: chosen so certifying takes about 10% of the time).
+    #[arg(long)]
+    pub kkt_every: Option<u64>,
     /// Output network (.json, .safetensors or .npz); the report goes to <out>.report.json.
     #[arg(short = 'o', long = "out")]
     pub out: Option<PathBuf>,
@@ -109,6 +119,20 @@ pub struct CliTrainReport {
 
 /// Runs `train`.
 pub fn run(a: &TrainArgs, ctx: &Ctx) -> Result<Output, CliError> {
+    if let Some(out) = &a.out {
+        io::FileFormat::from_path(out)?;
+        let (report, checkpoint) = (paths::companion(out, ".report.json"), paths::companion(out, ".checkpoint.json"));
+        let mut inputs = vec![named("--data", &a.data)];
+        if let Some(r) = &a.resume {
+            inputs.push(named("--resume", r));
+        }
+        paths::refuse_overwrite(&[named("-o", out), named("-o's report", &report), named("-o's checkpoint", &checkpoint)], &inputs)?;
+    }
+    if let Some(t) = a.start_iteration {
+        if t.checked_add(a.max_iters).is_none() {
+            return Err(CliError::Usage(format!("--start-iteration {t} plus --max-iters {} overflows the 64-bit iteration counter", a.max_iters)));
+        }
+    }
     let data = io::read_data(&a.data)?;
     let bias = !a.no_bias;
     let (init, start_iteration, state) = match &a.resume {
@@ -116,7 +140,7 @@ pub fn run(a: &TrainArgs, ctx: &Ctx) -> Result<Output, CliError> {
             let net = io::read_net(p)?;
             if let Some(k) = a.width {
                 if k != net.width() {
-                    return Err(CliError::Usage(format!("--width {k} disagrees with the --resume network's width {}", net.width())));
+                    return Err(CliError::Input(format!("--width {k} disagrees with the --resume network's width {}", net.width())));
                 }
             }
             net.check_data(&data).map_err(|source| CliError::Mismatch {
@@ -140,9 +164,6 @@ pub fn run(a: &TrainArgs, ctx: &Ctx) -> Result<Output, CliError> {
     if a.checkpoint_every.is_some() && a.out.is_none() {
         return Err(CliError::Usage("--checkpoint-every needs -o FILE to write to".into()));
     }
-    if let Some(out) = &a.out {
-        io::FileFormat::from_path(out)?;
-    }
     let schedule = match a.schedule {
         ScheduleChoice::Paper => Schedule::Paper { start: a.lr_start, factor: a.lr_factor, period: a.lr_period },
         ScheduleChoice::Fast => Schedule::Fast { start: a.lr_start, grow: a.grow, shrink: a.shrink, max_step: a.max_step },
@@ -162,6 +183,7 @@ pub fn run(a: &TrainArgs, ctx: &Ctx) -> Result<Output, CliError> {
         checkpoint_every: a.checkpoint_every,
         start_iteration,
         max_memory: train::available_memory(),
+        certificate: a.target_eps_rel.map(|e| train::CertificateTarget { every: a.kkt_every, ..train::CertificateTarget::new(e, a.kkt_tau) }),
         ..TrainSettings::default()
     };
     let bar = if ctx.progress {

@@ -126,6 +126,33 @@ impl MemoryBudget {
     }
 }
 
+impl std::str::FromStr for MemoryBudget {
+    type Err = String;
+
+    /// Parses a byte count as `--max-memory` takes it: a whole number of bytes with an
+    /// optional unit `K`, `M`, `G`, `T` (powers of 1024; `KiB`, `MB`, `GiB`, … and lower
+    /// case are accepted too), e.g. `8G`, `512MiB`, `1000000`. Zero is refused.
+    fn from_str(text: &str) -> Result<MemoryBudget, String> {
+        let t = text.trim();
+        let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+        let (num, unit) = t.split_at(split);
+        let n: u64 = num.parse().map_err(|_| format!("{text:?} is not a byte count (e.g. 8G, 512M, 1000000)"))?;
+        let shift = match unit.trim().to_ascii_lowercase().as_str() {
+            "" | "b" => 0,
+            "k" | "kb" | "kib" => 10,
+            "m" | "mb" | "mib" => 20,
+            "g" | "gb" | "gib" => 30,
+            "t" | "tb" | "tib" => 40,
+            other => return Err(format!("unknown unit {other:?} in {text:?} (use K, M, G or T)")),
+        };
+        let bytes = n.checked_mul(1u64 << shift).ok_or_else(|| format!("{text:?} does not fit in 64 bits"))?;
+        if bytes == 0 {
+            return Err("the memory budget must be at least 1 byte".into());
+        }
+        Ok(MemoryBudget::new(bytes))
+    }
+}
+
 impl Default for MemoryBudget {
     fn default() -> MemoryBudget {
         MemoryBudget::global()

@@ -109,7 +109,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), IoError> {
 /// need not be built in memory first. Same guarantees as [`write_atomic`].
 pub fn write_atomic_with(
     path: &Path,
-    fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+    fill: impl FnOnce(&mut std::io::BufWriter<File>) -> std::io::Result<()>,
 ) -> Result<(), IoError> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
@@ -127,9 +127,11 @@ pub fn write_atomic_with(
         let mode = std::fs::metadata(path).map(|m| m.permissions().mode()).unwrap_or(0o644);
         tmp.as_file().set_permissions(std::fs::Permissions::from_mode(mode)).map_err(|e| err(path, e))?;
     }
-    let mut w = std::io::BufWriter::with_capacity(1 << 16, tmp);
+    let file = tmp.as_file().try_clone().map_err(|e| err(path, e))?;
+    let mut w = std::io::BufWriter::with_capacity(1 << 16, file);
     fill(&mut w).map_err(|e| err(path, e))?;
-    let tmp = w.into_inner().map_err(|e| err(path, e.into_error()))?;
+    w.flush().map_err(|e| err(path, e))?;
+    drop(w);
     tmp.as_file().sync_all().map_err(|e| err(path, e))?;
     tmp.persist(path).map_err(|e| err(path, e.error))?;
     Ok(())
@@ -142,6 +144,19 @@ pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), IoError> {
         serde_json::to_writer_pretty(&mut *w, value).map_err(std::io::Error::other)?;
         w.write_all(b"\n")
     })
+}
+
+/// Moves a finished temporary file `tmp` (in `path`'s folder) onto `path`: ordinary
+/// permissions (those of the file it replaces, else 0644), synced, then renamed.
+pub(crate) fn persist_file(tmp: &Path, path: &Path) -> Result<(), IoError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).map(|m| m.permissions().mode()).unwrap_or(0o644);
+        std::fs::set_permissions(tmp, std::fs::Permissions::from_mode(mode)).map_err(|e| err(path, e))?;
+    }
+    File::open(tmp).and_then(|f| f.sync_all()).map_err(|e| err(path, e))?;
+    std::fs::rename(tmp, path).map_err(|e| err(path, e))
 }
 
 /// Reads and deserialises a JSON file.

@@ -182,13 +182,12 @@ fn parse_tensors(path: &Path, format: FileFormat, bytes: &[u8]) -> Result<tensor
     }
 }
 
-fn write_tensors(path: &Path, tensors: &[(&str, Vec<usize>, Vec<f64>)], dtype: FileDtype) -> Result<(), IoError> {
-    let bytes = match FileFormat::from_path(path)? {
-        FileFormat::Safetensors => st::to_file_bytes(path, tensors, dtype)?,
-        FileFormat::Npz => npz::to_file_bytes(path, tensors, dtype)?,
-        FileFormat::Json => return Err(err(path, IoProblem::Content("not a tensor file".into()))),
-    };
-    write_atomic(path, &bytes)
+fn write_tensors(path: &Path, tensors: Vec<tensors::OutTensor<'_>>, dtype: FileDtype) -> Result<(), IoError> {
+    match FileFormat::from_path(path)? {
+        FileFormat::Safetensors => st::write_file(path, tensors, dtype),
+        FileFormat::Npz => npz::write_file(path, &tensors, dtype),
+        FileFormat::Json => Err(err(path, IoProblem::Content("not a tensor file".into()))),
+    }
 }
 
 /// Reads a network from `.json`, `.safetensors` or `.npz`, validating everything.
@@ -204,7 +203,7 @@ pub fn read_net(path: &Path) -> Result<Net, IoError> {
 pub fn write_net(path: &Path, net: &Net, dtype: FileDtype) -> Result<(), IoError> {
     match FileFormat::from_path(path)? {
         FileFormat::Json => write_atomic_with(path, |w| json::write_net_json(w, net)),
-        _ => write_tensors(path, &tensors::net_tensors(net), dtype),
+        _ => write_tensors(path, tensors::net_tensors(net), dtype),
     }
 }
 
@@ -220,7 +219,7 @@ pub fn read_data(path: &Path) -> Result<Dataset, IoError> {
 pub fn write_data(path: &Path, data: &Dataset, dtype: FileDtype) -> Result<(), IoError> {
     match FileFormat::from_path(path)? {
         FileFormat::Json => write_atomic_with(path, |w| json::write_data_json(w, data)),
-        _ => write_tensors(path, &tensors::data_tensors(data), dtype),
+        _ => write_tensors(path, tensors::data_tensors(data), dtype),
     }
 }
 

@@ -13,7 +13,8 @@ use std::path::Path;
 
 use super::budget::{array_bytes, MemoryBudget};
 use super::npy::{parse_header, parse_prefix};
-use super::tensors::{FileDtype, Tensor, Tensors};
+use super::file::write_atomic_with;
+use super::tensors::{FileDtype, OutTensor, Tensor, Tensors};
 use super::{err, IoError, IoProblem};
 
 fn npz_err(path: &Path, msg: impl std::fmt::Display) -> IoError {
@@ -105,29 +106,28 @@ fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
     Ok(got)
 }
 
-/// Serialises tensors as an npz archive (as `np.savez` writes them).
-pub(crate) fn to_file_bytes(path: &Path, tensors: &[(&str, Vec<usize>, Vec<f64>)], dtype: FileDtype) -> Result<Vec<u8>, IoError> {
+/// Writes tensors as an npz archive (as `np.savez` writes them), atomically and
+/// streaming the values into the file.
+pub(crate) fn write_file(path: &Path, tensors: &[OutTensor<'_>], dtype: FileDtype) -> Result<(), IoError> {
     use npyz::WriterBuilder;
-    let mut cursor = std::io::Cursor::new(Vec::new());
-    {
-        let mut npz = npyz::npz::NpzWriter::new(&mut cursor);
-        let e = |e: std::io::Error| npz_err(path, e);
-        for (name, shape, values) in tensors {
+    write_atomic_with(path, |file| {
+        let mut npz = npyz::npz::NpzWriter::new(file);
+        for (name, shape, src) in tensors {
             let shape64: Vec<u64> = shape.iter().map(|&s| s as u64).collect();
             match dtype {
                 FileDtype::F64 => {
-                    let mut w = npz.array::<f64>(name, Default::default()).map_err(e)?.default_dtype().shape(&shape64).begin_nd().map_err(e)?;
-                    w.extend(values.iter().copied()).map_err(e)?;
-                    w.finish().map_err(e)?;
+                    let mut w = npz.array::<f64>(name, Default::default())?.default_dtype().shape(&shape64).begin_nd()?;
+                    w.extend(src.iter())?;
+                    w.finish()?;
                 }
                 FileDtype::F32 => {
-                    let mut w = npz.array::<f32>(name, Default::default()).map_err(e)?.default_dtype().shape(&shape64).begin_nd().map_err(e)?;
-                    w.extend(values.iter().map(|&v| v as f32)).map_err(e)?;
-                    w.finish().map_err(e)?;
+                    let mut w = npz.array::<f32>(name, Default::default())?.default_dtype().shape(&shape64).begin_nd()?;
+                    w.extend(src.iter().map(|v| v as f32))?;
+                    w.finish()?;
                 }
             }
         }
-        npz.zip_writer().finish().map_err(|e| npz_err(path, e))?;
-    }
-    Ok(cursor.into_inner())
+        npz.zip_writer().finish().map_err(std::io::Error::other)?;
+        Ok(())
+    })
 }

@@ -13,8 +13,8 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::budget::MemoryBudget;
-use super::file::{open_regular, read_open, MAX_FILE_BYTES};
-use super::tensors::{to_bytes, FileDtype, Tensor, Tensors};
+use super::file::{open_regular, persist_file, read_open, MAX_FILE_BYTES};
+use super::tensors::{FileDtype, OutTensor, Src, Tensor, Tensors};
 use super::{err, IoError, IoProblem};
 
 /// Largest header accepted (the `safetensors` crate's own limit).
@@ -97,18 +97,42 @@ pub(crate) fn read_bytes(path: &Path, bytes: &[u8]) -> Result<Tensors, IoError> 
     Ok(out)
 }
 
-/// Serialises tensors as a safetensors file.
-pub(crate) fn to_file_bytes(path: &Path, tensors: &[(&str, Vec<usize>, Vec<f64>)], dtype: FileDtype) -> Result<Vec<u8>, IoError> {
-    let st_dtype = match dtype {
-        FileDtype::F64 => safetensors::Dtype::F64,
-        FileDtype::F32 => safetensors::Dtype::F32,
-    };
-    let raw: Vec<(String, Vec<usize>, Vec<u8>)> =
-        tensors.iter().map(|(n, s, v)| (n.to_string(), s.clone(), to_bytes(v, dtype))).collect();
-    let mut views = Vec::new();
-    for (name, shape, data) in &raw {
-        let view = safetensors::tensor::TensorView::new(st_dtype, shape.clone(), data).map_err(|e| st_err(path, e.to_string()))?;
-        views.push((name.clone(), view));
+/// A tensor whose bytes are produced only when the writer asks for them, one tensor at
+/// a time, so writing holds at most one tensor's bytes beside the data.
+struct Lazy<'a> {
+    dtype: FileDtype,
+    shape: Vec<usize>,
+    src: Src<'a>,
+}
+
+impl safetensors::View for Lazy<'_> {
+    fn dtype(&self) -> safetensors::Dtype {
+        match self.dtype {
+            FileDtype::F64 => safetensors::Dtype::F64,
+            FileDtype::F32 => safetensors::Dtype::F32,
+        }
     }
-    safetensors::serialize(views, None).map_err(|e| st_err(path, e.to_string()))
+    fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+    fn data(&self) -> std::borrow::Cow<'_, [u8]> {
+        self.src.to_bytes(self.dtype).into()
+    }
+    fn data_len(&self) -> usize {
+        self.src.len() * if self.dtype == FileDtype::F64 { 8 } else { 4 }
+    }
+}
+
+/// Writes tensors as a safetensors file, atomically (a temporary folder beside `path`,
+/// then a rename), streaming the data.
+pub(crate) fn write_file(path: &Path, tensors: Vec<OutTensor<'_>>, dtype: FileDtype) -> Result<(), IoError> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let tmpdir = tempfile::Builder::new().prefix(".relucert-").suffix(".tmp").tempdir_in(dir).map_err(|e| err(path, e))?;
+    let tmp = tmpdir.path().join("out.safetensors");
+    let views = tensors.into_iter().map(|(name, shape, src)| (name, Lazy { dtype, shape, src }));
+    safetensors::serialize_to_file(views, None, &tmp).map_err(|e| st_err(path, e.to_string()))?;
+    persist_file(&tmp, path)
 }

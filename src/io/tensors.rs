@@ -11,7 +11,7 @@
 use std::fmt;
 use std::path::Path;
 
-use nalgebra::DMatrix;
+use nalgebra::{DMatrix, DVector};
 use serde::{Deserialize, Serialize};
 
 use super::{err, IoError, IoProblem};
@@ -117,32 +117,57 @@ pub(crate) fn data_from_tensors(path: &Path, mut t: Tensors) -> Result<Dataset, 
     Dataset::from_rows(x.shape[1], &x.values, &y.values).map_err(|e| err(path, e))
 }
 
-/// Values as little-endian bytes of the given element type.
-pub(crate) fn to_bytes(values: &[f64], dtype: FileDtype) -> Vec<u8> {
-    match dtype {
-        FileDtype::F64 => values.iter().flat_map(|v| v.to_le_bytes()).collect(),
-        FileDtype::F32 => values.iter().flat_map(|&v| (v as f32).to_le_bytes()).collect(),
+/// The values of a tensor to write, read lazily from the network or dataset in
+/// row-major order (so writing never copies a matrix).
+#[derive(Clone, Copy)]
+pub(crate) enum Src<'a> {
+    /// A matrix, written row by row.
+    Mat(&'a DMatrix<f64>),
+    /// A vector.
+    Vec(&'a DVector<f64>),
+}
+
+impl Src<'_> {
+    /// Number of values.
+    pub fn len(&self) -> usize {
+        match self {
+            Src::Mat(m) => m.len(),
+            Src::Vec(v) => v.len(),
+        }
+    }
+
+    /// The values in row-major order.
+    pub fn iter(&self) -> Box<dyn Iterator<Item = f64> + '_> {
+        match *self {
+            Src::Mat(m) => Box::new((0..m.nrows()).flat_map(move |r| (0..m.ncols()).map(move |c| m[(r, c)]))),
+            Src::Vec(v) => Box::new(v.iter().copied()),
+        }
+    }
+
+    /// The values as little-endian bytes of the given element type.
+    pub fn to_bytes(&self, dtype: FileDtype) -> Vec<u8> {
+        match dtype {
+            FileDtype::F64 => self.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            FileDtype::F32 => self.iter().flat_map(|v| (v as f32).to_le_bytes()).collect(),
+        }
     }
 }
 
-/// A matrix's entries in row-major order (the tensor files' layout).
-pub(crate) fn row_major(m: &DMatrix<f64>) -> Vec<f64> {
-    (0..m.nrows()).flat_map(|r| (0..m.ncols()).map(move |c| m[(r, c)])).collect()
-}
+/// A tensor to write: name, shape, values.
+pub(crate) type OutTensor<'a> = (&'static str, Vec<usize>, Src<'a>);
 
 /// The tensors of a network, in file order.
-pub(crate) fn net_tensors(net: &Net) -> Vec<(&'static str, Vec<usize>, Vec<f64>)> {
+pub(crate) fn net_tensors(net: &Net) -> Vec<OutTensor<'_>> {
     let (k, d) = (net.width(), net.dim());
-    let mut tensors = vec![("w", vec![k, d], row_major(net.w()))];
+    let mut tensors = vec![("w", vec![k, d], Src::Mat(net.w()))];
     if let Some(b) = net.b() {
-        tensors.push(("b", vec![k], b.iter().copied().collect()));
+        tensors.push(("b", vec![k], Src::Vec(b)));
     }
-    tensors.push(("v", vec![k], net.v().iter().copied().collect()));
+    tensors.push(("v", vec![k], Src::Vec(net.v())));
     tensors
 }
 
 /// The tensors of a dataset, in file order.
-pub(crate) fn data_tensors(data: &Dataset) -> Vec<(&'static str, Vec<usize>, Vec<f64>)> {
-    let (m, d) = (data.m(), data.d());
-    vec![("x", vec![m, d], row_major(data.x())), ("y", vec![m], data.y().iter().copied().collect())]
+pub(crate) fn data_tensors(data: &Dataset) -> Vec<OutTensor<'_>> {
+    vec![("x", vec![data.m(), data.d()], Src::Mat(data.x())), ("y", vec![data.m()], Src::Vec(data.y()))]
 }

@@ -6,10 +6,14 @@ use std::time::Instant;
 
 use nalgebra::DVector;
 
+use super::coupled::CoupledState;
+use super::memory::{self, Sizes};
 use super::problem::Problem;
 use super::report::{InputInfo, KktReport, SolveStatus, SolverInfo, SubgradientChoice, TauPoint, REPORT_FORMAT};
 use super::settings::{self, support_limit};
-use super::{data_content_hash, l2, lp, net_content_hash, KktError, KktSettings, Norm, SolverMethod, Support};
+use super::{
+    data_content_hash, l2, lp, lpgen, net_content_hash, KktError, KktSettings, LpMethod, Norm, SolverMethod, Support,
+};
 use crate::data::Dataset;
 use crate::net::Net;
 
@@ -19,36 +23,55 @@ struct Solved {
     z: Vec<f64>,
     residual: DVector<f64>,
     solver: SolverInfo,
+    state: CoupledState,
+    /// Rounds, working set and final gap of the LP generation.
+    generation: Option<(usize, usize, f64)>,
 }
 
-fn solve_at(hat: &Net, data: &Dataset, support: &[usize], tau: f64, s: &KktSettings) -> Result<Solved, KktError> {
+fn solve_at(
+    hat: &Net,
+    data: &Dataset,
+    support: &[usize],
+    tau: f64,
+    s: &KktSettings,
+    warm: Option<&CoupledState>,
+) -> Result<Solved, KktError> {
     let start = Instant::now();
+    let pattern_bytes = memory::estimate(
+        s.norm,
+        s.lp_method,
+        Sizes { ns: support.len(), k: hat.width(), d: hat.dim(), params: hat.param_count(), amb: 0 },
+    );
+    memory::check("KKT problem", pattern_bytes, s.max_memory)?;
     let p = Problem::new(hat, data, support, tau);
     if p.amb.len() > s.max_ambiguous {
         return Err(KktError::TooManyAmbiguous { pairs: p.amb.len(), tau, limit: s.max_ambiguous });
     }
-    let (mut z, mut solver) = match s.norm {
-        Norm::L2 => l2::solve(&p, hat, s)?,
-        Norm::Linf | Norm::L1 => {
-            let nnz = lp::nonzeros(&p);
-            if nnz > s.lp_max_nonzeros {
-                return Err(KktError::LpTooLarge {
-                    norm: s.norm.name(),
-                    nonzeros: nnz,
-                    params: hat.param_count(),
-                    vars: p.nvars(),
-                    limit: s.lp_max_nonzeros,
-                });
-            }
+    let sizes = Sizes { ns: p.ns(), k: p.k, d: hat.dim(), params: hat.param_count(), amb: p.amb.len() };
+    let what = format!("{} solve at tau = {tau:e} ({} ambiguous pairs)", s.norm.name(), p.amb.len());
+    memory::check(&what, memory::estimate(s.norm, s.lp_method, sizes), s.max_memory)?;
+    let mut generation = None;
+    let (mut z, mut solver, state) = match (s.norm, s.lp_method) {
+        (Norm::L2, _) => l2::solve(&p, hat, s, warm)?,
+        (_, LpMethod::Explicit) => {
             let (z, status) = lp::solve(&p, hat, s.norm, s.time_limit)
                 .map_err(|e| KktError::Solver { solver: "microlp", reason: e.to_string() })?;
-            (z, SolverInfo { method: SolverMethod::Microlp, status, iterations: 0, seconds: 0.0 })
+            let st = CoupledState::cold(&p);
+            (z, SolverInfo { method: SolverMethod::Microlp, status, iterations: 0, seconds: 0.0 }, st)
+        }
+        (norm, LpMethod::Generation) => {
+            let (mut z0, _, st) = l2::solve(&p, hat, s, warm)?;
+            p.project(&mut z0);
+            let g = lpgen::solve(&p, hat, norm, &z0, s.lp_max_rounds, s.time_limit);
+            generation = Some((g.rounds, g.working_set, g.final_gap));
+            let method = if norm == Norm::Linf { SolverMethod::RowGeneration } else { SolverMethod::SignWorkingSet };
+            (g.z, SolverInfo { method, status: g.status, iterations: g.rounds, seconds: 0.0 }, st)
         }
     };
     p.project(&mut z);
     let residual = p.residual(hat, &z);
     solver.seconds = start.elapsed().as_secs_f64();
-    Ok(Solved { problem: p, z, residual, solver })
+    Ok(Solved { problem: p, z, residual, solver, state, generation })
 }
 
 /// Finds multipliers λ (and subgradient choices) that certify how close `net` is to a
@@ -56,7 +79,7 @@ fn solve_at(hat: &Net, data: &Dataset, support: &[usize], tau: f64, s: &KktSetti
 /// [`crate::kkt`] and docs/kkt.md.
 ///
 /// Errors: dimension mismatch, a non-separating network (naming the sample), invalid
-/// settings, an empty support, an LP over the size limit, or a solver failure. A solver
+/// settings, an empty support, a solve above the memory budget, or a solver failure. A solver
 /// that stops early is not an error: the report's `solver.status` says so, and ε is
 /// still a true bound for the λ reported.
 pub fn certify(net: &Net, data: &Dataset, settings: &KktSettings) -> Result<KktReport, KktError> {
@@ -77,7 +100,7 @@ pub fn certify(net: &Net, data: &Dataset, settings: &KktSettings) -> Result<KktR
     }
     let theta = hat.flatten();
     let theta_norm = settings.norm.of(&theta);
-    let main = solve_at(&hat, data, &support, settings.tau, settings)?;
+    let main = solve_at(&hat, data, &support, settings.tau, settings, None)?;
     let p = &main.problem;
     let ns = p.ns();
     let mut lambda = vec![0.0; data.m()];
@@ -97,25 +120,36 @@ pub fn certify(net: &Net, data: &Dataset, settings: &KktSettings) -> Result<KktR
             s: (main.z[ns + t] / main.z[a]).clamp(0.0, 1.0),
         })
         .collect();
-    let mut tau_profile = Vec::with_capacity(settings.tau_ladder.len());
-    for &tau in &settings.tau_ladder {
+    // The ladder in ascending order of τ, each solve warm-started from the last.
+    let ladder = &settings.tau_ladder;
+    let mut order: Vec<usize> = (0..ladder.len()).collect();
+    order.sort_by(|&a, &b| ladder[a].total_cmp(&ladder[b]));
+    let mut points: Vec<Option<TauPoint>> = vec![None; ladder.len()];
+    let mut warm: Option<CoupledState> = None;
+    for idx in order {
+        let tau = ladder[idx];
         if tau == settings.tau {
-            tau_profile.push(TauPoint { tau, eps_rel: Some(eps / theta_norm), ambiguous_pairs: p.amb.len(), note: None });
+            points[idx] = Some(TauPoint { tau, eps_rel: Some(eps / theta_norm), ambiguous_pairs: p.amb.len(), note: None });
+            warm = Some(main.state.clone());
             continue;
         }
-        match solve_at(&hat, data, &support, tau, settings) {
-            Ok(sv) => tau_profile.push(TauPoint {
-                tau,
-                eps_rel: Some(settings.norm.of(&sv.residual) / theta_norm),
-                ambiguous_pairs: sv.problem.amb.len(),
-                note: not_optimal_note(&sv.solver.status),
-            }),
+        points[idx] = Some(match solve_at(&hat, data, &support, tau, settings, warm.as_ref()) {
+            Ok(sv) => {
+                warm = Some(sv.state);
+                TauPoint {
+                    tau,
+                    eps_rel: Some(settings.norm.of(&sv.residual) / theta_norm),
+                    ambiguous_pairs: sv.problem.amb.len(),
+                    note: not_optimal_note(&sv.solver.status),
+                }
+            }
             Err(e) => {
                 let pairs = if let KktError::TooManyAmbiguous { pairs, .. } = e { pairs } else { 0 };
-                tau_profile.push(TauPoint { tau, eps_rel: None, ambiguous_pairs: pairs, note: Some(e.to_string()) })
+                TauPoint { tau, eps_rel: None, ambiguous_pairs: pairs, note: Some(e.to_string()) }
             }
-        }
+        });
     }
+    let tau_profile: Vec<TauPoint> = points.into_iter().flatten().collect();
     let (slack, support_mode) = match settings.support {
         Support::Margin { slack } => (Some(slack), "margin"),
         Support::All => (None, "all"),
@@ -141,7 +175,10 @@ pub fn certify(net: &Net, data: &Dataset, settings: &KktSettings) -> Result<KktR
         ambiguous_pairs: p.amb.len(),
         subgradient_choices: choices,
         tau_profile,
-        solver: main.solver,
+        solver: main.solver.clone(),
+        rounds: main.generation.map(|g| g.0),
+        working_set: main.generation.map(|g| g.1),
+        final_gap: main.generation.map(|g| g.2),
         m: data.m(),
         k: net.width(),
         d: net.dim(),

@@ -29,19 +29,15 @@ pub enum KktError {
         /// 1 + slack.
         limit: f64,
     },
-    /// The LP is over the size limit.
-    #[error("the {norm} LP has {nonzeros} nonzeros (P = {params} parameters, {vars} variables), above the limit {limit}; use --norm l2, which scales to large networks")]
-    LpTooLarge {
-        /// Norm.
-        norm: &'static str,
-        /// Nonzeros of the constraint matrix.
-        nonzeros: usize,
-        /// Parameters.
-        params: usize,
-        /// Variables.
-        vars: usize,
-        /// The limit.
-        limit: usize,
+    /// The solve would need more memory than the budget.
+    #[error("the {what} would need about {needed} bytes of memory, above the budget of {budget} bytes (--max-memory)")]
+    Memory {
+        /// What was to be solved.
+        what: String,
+        /// Estimated bytes.
+        needed: u64,
+        /// The budget.
+        budget: u64,
     },
     /// Too many ambiguous pairs for one solve.
     #[error("{pairs} ambiguous pairs at tau = {tau:e} exceed the limit {limit}; choose a smaller tau")]

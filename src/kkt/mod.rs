@@ -18,10 +18,15 @@
 //! residual is linear in (λ, μ), so the best certificate solves a convex problem:
 //!
 //! * [`Norm::L2`]: a non-negative least-squares problem written through the Gram
-//!   matrix of the gradient columns (an empirical NTK, m×m plus the ambiguous
-//!   columns), so that no object of size k·d·m is formed (`l2`, `nnls`, `qp`).
-//! * [`Norm::Linf`], [`Norm::L1`]: linear programs modelled with good_lp and solved by
-//!   microlp (`lp`).
+//!   matrix of the gradient columns (an empirical NTK, m×m), so that no object of size
+//!   k·d·m is formed: block-pivoting NNLS (`nnls`), and with ambiguous pairs block
+//!   pivoting on the coupled problem (`coupled`), warm-started along the τ-ladder;
+//!   clarabel (`qp`) only for comparison and as a fallback on small problems (`l2`).
+//! * [`Norm::Linf`], [`Norm::L1`]: linear programs on a small working set of parameter
+//!   rows, modelled with good_lp and solved by microlp, with the full residual
+//!   recomputed by a structured product (`lpgen`); the explicit LP (`lp`) remains as
+//!   a reference. A memory estimate refuses, before allocating, a solve above the
+//!   budget (`memory`).
 //!
 //! Whatever the solver returns, (λ, μ) is first projected onto the admissible set and
 //! the residual is then computed explicitly in parameter space, so that the reported ε
@@ -29,14 +34,18 @@
 //! from per-sample gradients ([`crate::net::Net::sample_gradient`]).
 //!
 //! Files: `settings` (norms, support, settings), `error`, `certify` (the driver),
-//! `problem` (one problem at one τ), `l2`/`nnls`/`qp` and `lp` (solvers), `report`
-//! (the certificate), `verify` (the independent check), `hash` (content hashes).
+//! `problem` (one problem at one τ), `l2`/`nnls`/`coupled`/`qp` and `lpgen`/`lp`
+//! (solvers), `memory` (estimates), `report` (the certificate), `verify` (the
+//! independent check), `hash` (content hashes).
 
 mod certify;
+mod coupled;
 mod error;
 mod hash;
 mod l2;
 mod lp;
+mod lpgen;
+mod memory;
 mod nnls;
 mod problem;
 mod qp;
@@ -51,5 +60,5 @@ pub use report::{
     InputInfo, KktReport, SolveStatus, SolverInfo, SolverMethod, SubgradientChoice, TauPoint, REPORT_FORMAT,
 };
 pub(crate) use settings::support_limit;
-pub use settings::{KktSettings, L2Solver, Norm, Support};
+pub use settings::{KktSettings, L2Solver, LpMethod, Norm, Support};
 pub use verify::{verify, Verification, VerifyFailure, VERIFY_ABS_TOL, VERIFY_REL_TOL};

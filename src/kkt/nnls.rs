@@ -208,3 +208,28 @@ fn solve_free(
     }
     (vec![0.0; nf], FreeSolve::Zero)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two identical columns: the free block [[1, 1], [1, 1]] is singular, so block
+    /// pivoting needs a ridge, and must say so rather than claim convergence.
+    #[test]
+    fn ridge_is_not_reported_as_converged() {
+        let g = [[1.0, 1.0], [1.0, 1.0]];
+        let r = solve(2, |a, b| g[a][b], &[1.0, 1.0], 100);
+        assert_eq!(r.outcome, NnlsOutcome::Ridge);
+        // Lawson–Hanson keeps its passive set independent and converges exactly.
+        let lh = solve_lawson_hanson(2, |a, b| g[a][b], &[1.0, 1.0], 100);
+        assert_eq!(lh.outcome, NnlsOutcome::Converged);
+        assert!((lh.z[0] + lh.z[1] - 1.0).abs() < 1e-12);
+    }
+
+    /// A non-finite Gram entry defeats every ridge: the zero fallback says so.
+    #[test]
+    fn zero_fallback_is_reported() {
+        let r = solve(1, |_, _| f64::NAN, &[1.0], 10);
+        assert_eq!(r.outcome, NnlsOutcome::ZeroFallback);
+    }
+}

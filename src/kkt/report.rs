@@ -72,6 +72,18 @@ pub enum SolverMethod {
     /// The explicit LP with good_lp + microlp.
     #[serde(rename = "microlp")]
     Microlp,
+    /// Block pivoting on the coupled problem (μ ≤ λ as merged bounds).
+    #[serde(rename = "coupled-active-set")]
+    CoupledActiveSet,
+    /// The coupled active set, then clarabel because it did not converge.
+    #[serde(rename = "coupled-active-set+clarabel")]
+    CoupledActiveSetClarabel,
+    /// L∞ by row generation on master LPs with good_lp + microlp.
+    #[serde(rename = "row-generation+microlp")]
+    RowGeneration,
+    /// L1 by a sign working set on master LPs with good_lp + microlp.
+    #[serde(rename = "sign-working-set+microlp")]
+    SignWorkingSet,
 }
 
 impl SolverMethod {
@@ -84,6 +96,10 @@ impl SolverMethod {
             SolverMethod::LawsonHansonNnlsClarabel => "lawson-hanson-nnls+clarabel",
             SolverMethod::Clarabel => "clarabel",
             SolverMethod::Microlp => "microlp",
+            SolverMethod::CoupledActiveSet => "coupled-active-set",
+            SolverMethod::CoupledActiveSetClarabel => "coupled-active-set+clarabel",
+            SolverMethod::RowGeneration => "row-generation+microlp",
+            SolverMethod::SignWorkingSet => "sign-working-set+microlp",
         }
     }
 
@@ -91,7 +107,10 @@ impl SolverMethod {
     pub fn uses_clarabel(self) -> bool {
         matches!(
             self,
-            SolverMethod::BlockPivotingNnlsClarabel | SolverMethod::LawsonHansonNnlsClarabel | SolverMethod::Clarabel
+            SolverMethod::BlockPivotingNnlsClarabel
+                | SolverMethod::LawsonHansonNnlsClarabel
+                | SolverMethod::Clarabel
+                | SolverMethod::CoupledActiveSetClarabel
         )
     }
 }
@@ -181,6 +200,16 @@ pub struct KktReport {
     pub subgradient_choices: Vec<SubgradientChoice>,
     /// Solver and status.
     pub solver: SolverInfo,
+    /// Master LPs solved by the L∞/L1 generation (absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rounds: Option<usize>,
+    /// Rows in the final working set of the L∞/L1 generation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub working_set: Option<usize>,
+    /// ε minus the last master LP's lower bound (the generation closed when it is at
+    /// most 1e-12·‖θ̂‖ in the same norm).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub final_gap: Option<f64>,
     /// Samples.
     pub m: usize,
     /// Width.
@@ -226,6 +255,9 @@ impl KktReport {
         s += &format!("  delta            {:.6e}\n", self.delta);
         s += &format!("  sum lambda       {:.6e}   |theta_hat|^2/2 = {:.6e}\n", self.lambda_sum, self.theta_norm_sq_half);
         s += &format!("  solver           {} ({status}), {:.3} s\n", self.solver.method.label(), self.solver.seconds);
+        if let (Some(r), Some(w), Some(g)) = (self.rounds, self.working_set, self.final_gap) {
+            s += &format!("  generation       {r} rounds, working set {w} rows, final gap {g:.3e}\n");
+        }
         if !self.tau_profile.is_empty() {
             s += "  tau profile      tau        eps_rel      ambiguous\n";
             for t in &self.tau_profile {

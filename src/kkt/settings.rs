@@ -56,8 +56,10 @@ pub enum Support {
 /// Which method solves the L2 problem.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum L2Solver {
-    /// Block-principal-pivoting NNLS on the Gram matrix; clarabel only when the
-    /// ambiguity constraints μ ≤ λ bind (the default, chosen by measurement, see
+    /// Block-principal-pivoting NNLS on the Gram matrix with no ambiguous pairs; with
+    /// ambiguous pairs, block pivoting on the coupled problem (μ ≤ λ as merged bounds,
+    /// warm-started along the τ-ladder). Clarabel only as the fallback of a solve that
+    /// does not converge on a small problem. The default, chosen by measurement (see
     /// BENCHMARKS.md).
     Auto,
     /// Always clarabel on the full QP (interior point, dense Gram matrix; for comparison
@@ -75,25 +77,39 @@ pub struct KktSettings {
     /// Support (default `Margin { slack: 0.1 }`, the paper's 10 %).
     pub support: Support,
     /// τ values of the τ-profile (default 1e-9, 1e-6, 1e-4, 1e-3, 1e-2); empty for none.
-    /// Each entry is one more solve; a large τ makes many pairs ambiguous and costs the
-    /// most (see BENCHMARKS.md).
+    /// Each entry is one more solve, run in ascending order of τ, each warm-started from
+    /// the partition of the last (the ambiguous set only grows with τ).
     pub tau_ladder: Vec<f64>,
     /// L2 method (default [`L2Solver::Auto`]).
     pub l2_solver: L2Solver,
-    /// Largest LP (nonzeros of the constraint matrix) attempted; larger ones are refused
-    /// with [`KktError::LpTooLarge`] (default 200 000: microlp is a dense-ish simplex).
-    pub lp_max_nonzeros: usize,
+    /// How the L∞ and L1 linear programs are solved (default [`LpMethod::Generation`]).
+    pub lp_method: LpMethod,
+    /// Round limit of the row generation (default 200); a loop that does not close
+    /// within it reports ε as an upper bound.
+    pub lp_max_rounds: usize,
     /// Time limit of one LP or clarabel solve in seconds (default 120).
     pub time_limit: f64,
-    /// Largest number of variables (λ and μ) handed to clarabel (dense Gram matrix);
-    /// above it the projected NNLS point is kept and the status says so (default 3000).
-    pub qp_max_vars: usize,
+    /// Memory budget in bytes: a solve whose estimate exceeds it is refused with
+    /// [`KktError::Memory`] before anything large is allocated (default `None`: the
+    /// machine's available memory where it can be read, else no limit).
+    pub max_memory: Option<u64>,
     /// Largest number of ambiguous pairs for one solve; a τ-profile entry above it is
     /// skipped with a note, the main solve fails with [`KktError::TooManyAmbiguous`]
-    /// (default 200 000).
+    /// (default 10 000 000; the memory estimate is the main guard).
     pub max_ambiguous: usize,
-    /// Iteration budget of the NNLS (default 1000).
+    /// Iteration budget of the NNLS and of the coupled active-set solver (default 1000).
     pub nnls_max_iter: usize,
+}
+
+/// How the L∞ and L1 linear programs are solved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LpMethod {
+    /// Row generation (L∞) or a sign working set (L1) on small master LPs, never forming
+    /// the P×n matrix (the default; see docs/kkt.md).
+    Generation,
+    /// The whole LP with every parameter row at once (a reference for small problems;
+    /// its memory grows with the nonzeros of the P×n matrix).
+    Explicit,
 }
 
 impl Default for KktSettings {
@@ -104,10 +120,11 @@ impl Default for KktSettings {
             support: Support::Margin { slack: 0.1 },
             tau_ladder: vec![1e-9, 1e-6, 1e-4, 1e-3, 1e-2],
             l2_solver: L2Solver::Auto,
-            lp_max_nonzeros: 200_000,
+            lp_method: LpMethod::Generation,
+            lp_max_rounds: 200,
             time_limit: 120.0,
-            qp_max_vars: 3000,
-            max_ambiguous: 200_000,
+            max_memory: None,
+            max_ambiguous: 10_000_000,
             nnls_max_iter: 1000,
         }
     }
@@ -131,6 +148,9 @@ pub(crate) fn check(s: &KktSettings) -> Result<(), KktError> {
     }
     if s.time_limit.is_nan() || s.time_limit <= 0.0 {
         return bad("time_limit", s.time_limit, "must be positive");
+    }
+    if s.lp_max_rounds == 0 {
+        return bad("lp_max_rounds", 0.0, "must be at least 1");
     }
     Ok(())
 }

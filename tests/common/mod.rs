@@ -47,3 +47,33 @@ pub fn usage(dir: &Path, args: &[&str], needle: &str) -> String {
     assert!(!err.contains("panicked"), "{err}");
     err
 }
+
+/// Runs `relucert ARGS` in `dir` under 1 GiB of address space (`ulimit -v`) and a 10 s
+/// wall-clock limit (`timeout`, exit 124 when it runs out): the limits within which
+/// every refusal of hostile input must happen.
+pub fn limited(dir: &Path, args: &[&str]) -> Output {
+    Command::new("sh")
+        .current_dir(dir)
+        .arg("-c")
+        .arg("ulimit -v 1048576 && exec timeout 10 \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_relucert"))
+        .args(args)
+        .output()
+        .expect("sh runs")
+}
+
+/// Like [`fails`] or [`usage`] (by `code`: 1 or 2) but under [`limited`]'s limits;
+/// returns the first line of stderr.
+pub fn refused(dir: &Path, args: &[&str], code: i32, needle: &str) -> String {
+    let out = limited(dir, args);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(code), "{args:?} should exit {code}: {err}");
+    let first = err.lines().next().unwrap_or("").to_string();
+    assert!(first.starts_with("error:") && first.contains(needle), "{args:?}: {first:?} does not mention {needle:?}");
+    if code == 1 {
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: not one line: {err}");
+    }
+    assert!(out.stdout.is_empty(), "{args:?} printed a report");
+    assert!(!err.contains("panicked"), "{err}");
+    first
+}
