@@ -289,6 +289,37 @@ fn budget_gives_honest_bracket() {
     }
 }
 
+/// `gap` stops at the requested relative gap with an honest bracket (reason `gap`, or
+/// exact when the gap closed within exact_tol), and the history ends at the answer.
+#[test]
+fn gap_stops_with_a_bracket_and_history() {
+    let data = Generator::Sphere.generate(10, 1, 3).unwrap();
+    let mut rng = relucert::data::Rng::seed_from_u64(11);
+    let k = 32;
+    let w: Vec<f64> = (0..k * 10).map(|_| rng.normal() / 10f64.sqrt()).collect();
+    let b: Vec<f64> = (0..k).map(|_| 0.1 * rng.normal()).collect();
+    let v: Vec<f64> = (0..k).map(|_| rng.normal() / (k as f64).sqrt()).collect();
+    let net = Net::from_rows(10, &w, Some(&b), &v).unwrap();
+    let x = data.row(0);
+    let y = net.forward_one(&x).signum();
+    let full = exact_radius(&net, &x, y, &RadiusSettings::default()).unwrap();
+    for gap in [0.5, 0.1, 0.01] {
+        let r = exact_radius(&net, &x, y, &RadiusSettings { gap: Some(gap), ..RadiusSettings::default() }).unwrap();
+        assert!(r.lower <= full.radius * (1.0 + 1e-9) && full.radius <= r.upper * (1.0 + 1e-9));
+        match r.outcome {
+            RadiusOutcome::Bracket { reason } => {
+                assert_eq!(reason, BracketReason::Gap);
+                assert!(r.upper - r.lower <= gap * r.upper);
+            }
+            RadiusOutcome::Exact => assert!(r.upper - r.lower <= 1e-6 * r.upper),
+            RadiusOutcome::Misclassified => panic!("classified correctly"),
+        }
+        let last = *r.history.last().unwrap();
+        assert_eq!((last.1, last.2), (r.lower, r.upper));
+        assert!(r.history.windows(2).all(|p| p[1].2 <= p[0].2 && p[1].0 >= p[0].0));
+    }
+}
+
 #[test]
 fn misclassified_and_bad_input() {
     let net = Net::from_rows(2, &[1.0, 0.0], Some(&[0.0]), &[1.0]).unwrap();

@@ -53,6 +53,12 @@ fn radius_and_theorem41_on_orthogonal_kkt() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
     assert!(err.contains("sample 3, leaf 0"), "{err}");
+    // --gap: every line carries its bracket history, ending at its answer.
+    let g = json(d, &["radius", "--net", "n.json", "--data", "d.json", "--samples", "0", "--gap", "0.5", "--json"]);
+    let s0 = &g["samples"][0];
+    let last = s0["history"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!((&last["lower"], &last["upper"]), (&s0["lower"], &s0["upper"]));
+    assert!(s0["outcome"] == "exact" || s0["reason"] == "gap", "{s0}");
     // Bad input: one line on stderr, exit 1.
     std::fs::write(d.join("short.json"), "[1,0]").unwrap();
     std::fs::write(d.join("zero.json"), "[0,0,0,0,0,0,0,0]").unwrap();

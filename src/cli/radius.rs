@@ -53,6 +53,10 @@ pub struct RadiusArgs {
     /// Figure 1: on-margin slack (q_i ≤ (1 + slack)·q_min; the paper's 0.1).
     #[arg(long, default_value_t = 0.1, value_parser = parse::nonneg_f64)]
     pub slack: f64,
+    /// Exact method: stop each sample once upper − lower ≤ GAP·upper (relative gap)
+    /// with a bracket whose reason is `gap`.
+    #[arg(long, value_parser = parse::nonneg_f64)]
+    pub gap: Option<f64>,
     /// Exact method: write the proof of every lower bound to this JSON file (check it
     /// with `relucert verify-radius`).
     #[arg(long)]
@@ -66,6 +70,8 @@ pub struct RadiusArgs {
 struct Settings {
     max_regions: Option<usize>,
     time_limit: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    gap: Option<f64>,
     slack: Option<f64>,
     direction: Option<io::InputFile>,
 }
@@ -106,7 +112,7 @@ pub fn run(a: &RadiusArgs, _ctx: &Ctx) -> Result<Output, CliError> {
         MethodArg::Exact => {
             // `parse::seconds` admitted only values that a Duration holds.
             let time_limit = a.time_limit.and_then(|t| Duration::try_from_secs_f64(t).ok());
-            RadiusMethod::Exact(RadiusSettings { max_regions: a.max_regions, time_limit, record_proof: a.proof.is_some(), ..RadiusSettings::default() })
+            RadiusMethod::Exact(RadiusSettings { max_regions: a.max_regions, time_limit, gap: a.gap, record_proof: a.proof.is_some(), ..RadiusSettings::default() })
         }
         MethodArg::Ray => {
             let path = a.direction.as_ref().ok_or_else(|| CliError::Usage("--method ray needs --direction FILE".into()))?;
@@ -128,6 +134,7 @@ pub fn run(a: &RadiusArgs, _ctx: &Ctx) -> Result<Output, CliError> {
         settings: Settings {
             max_regions: a.max_regions,
             time_limit: a.time_limit,
+            gap: a.gap,
             slack: (a.method == MethodArg::Fig1).then_some(a.slack),
             direction,
         },

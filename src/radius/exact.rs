@@ -95,10 +95,13 @@ struct Search<'a> {
     leaves: Option<Vec<Leaf>>,
     store: Vec<Node>,
     heap: BinaryHeap<HeapItem>,
+    /// `(seconds, lower, upper)` at each better incumbent.
+    history: Vec<(f64, f64, f64)>,
+    start: Instant,
 }
 
 impl<'a> Search<'a> {
-    fn new(prob: Problem<'a>, settings: &'a RadiusSettings, tol: f64) -> Search<'a> {
+    fn new(prob: Problem<'a>, settings: &'a RadiusSettings, tol: f64, start: Instant) -> Search<'a> {
         let frame = prob.frame(f64::INFINITY);
         Search {
             prob,
@@ -113,6 +116,8 @@ impl<'a> Search<'a> {
             leaves: settings.record_proof.then(Vec::new),
             store: Vec::new(),
             heap: BinaryHeap::new(),
+            history: Vec::new(),
+            start,
         }
     }
 
@@ -129,6 +134,7 @@ impl<'a> Search<'a> {
             self.ub = dist;
             self.witness = Some(z);
             self.frame = self.prob.frame(dist);
+            self.record();
         }
     }
 
@@ -228,6 +234,19 @@ impl<'a> Search<'a> {
         }
     }
 
+    /// The certified lower bound now: the smallest bound of the closed leaves and of
+    /// the open nodes.
+    fn lower_now(&self) -> f64 {
+        self.heap.peek().map_or(self.leaf_min, |h| self.leaf_min.min(h.0))
+    }
+
+    /// Appends the current bracket to the history.
+    fn record(&mut self) {
+        let t = self.start.elapsed().as_secs_f64();
+        let lower = if self.store.is_empty() { 0.0 } else { self.lower_now() };
+        self.history.push((t, lower, self.ub));
+    }
+
     /// Why the budget stops the search now, if it does.
     fn budget_spent(&self, start: Instant) -> Option<BracketReason> {
         if self.settings.max_regions.is_some_and(|m| self.regions >= m) {
@@ -247,6 +266,11 @@ impl<'a> Search<'a> {
             if lb >= self.ub * (1.0 - self.settings.rel_tol) {
                 self.close_queue();
                 return None;
+            }
+            let gap_reached = self.settings.gap.is_some_and(|g| self.ub - self.lower_now() <= g * self.ub);
+            if gap_reached {
+                self.close_queue();
+                return Some(BracketReason::Gap);
             }
             if let Some(reason) = self.budget_spent(start) {
                 self.close_queue();
@@ -293,6 +317,7 @@ pub(crate) fn search(net: &Net, x: &[f64], y: f64, settings: &RadiusSettings) ->
         initial_lower: 0.0,
         initial_upper: f64::INFINITY,
         seconds: 0.0,
+        history: Vec::new(),
         proof: None,
     };
     if margin <= 0.0 {
@@ -322,11 +347,12 @@ pub(crate) fn search(net: &Net, x: &[f64], y: f64, settings: &RadiusSettings) ->
     let lip = Ray { a: &a0, p: &pw, alpha: &al };
     // φ(t) + konst ≤ 0  ⇔  φ(t) ≤ −konst.
     result.initial_lower = lip.first_crossing(-prob.konst).unwrap_or(f64::INFINITY);
-    let mut s = Search::new(prob, settings, tol);
+    let mut s = Search::new(prob, settings, tol, start);
     s.gradient_ray(&lip);
     s.own_region();
     result.initial_upper = s.ub;
     let stop = s.run(start);
+    s.record();
     let (ub, lower) = (s.ub, s.leaf_min);
     result.regions = s.regions;
     result.closed = s.closed;
@@ -336,11 +362,13 @@ pub(crate) fn search(net: &Net, x: &[f64], y: f64, settings: &RadiusSettings) ->
     result.witness_margin = s.witness.as_deref().map_or(f64::NAN, |w| s.prob.margin_at(w));
     let flips = result.witness_margin <= 0.0;
     result.witness = s.witness.map(DVector::from_vec);
+    let tight = flips && lower <= ub && ub - lower <= settings.exact_tol * ub;
     result.outcome = match stop {
+        None | Some(BracketReason::Gap) if tight => RadiusOutcome::Exact,
         Some(reason) => RadiusOutcome::Bracket { reason },
-        None if flips && lower <= ub && ub - lower <= settings.exact_tol * ub => RadiusOutcome::Exact,
         None => RadiusOutcome::Bracket { reason: BracketReason::Numerical },
     };
+    result.history = std::mem::take(&mut s.history);
     result.proof = proof_of(ProofKind::Tree, s.leaves.unwrap_or_default());
     result.seconds = start.elapsed().as_secs_f64();
     result

@@ -54,7 +54,7 @@ use ray::Ray;
 pub use certify::{Cut, Leaf, LeafError};
 pub use fig1::{fig1, Fig1Result};
 pub use proof::{verify_radius, ProofKind, RadiusProof, ReportedSample, SampleProof, VerifyFailure, VerifySummary, PROOF_FORMAT};
-pub use report::{finite_or_null, radius_report, MethodKind, RadiusMethod, RadiusReport, Reading, SampleOutcome, SampleRadius, REPORT_FORMAT};
+pub use report::{finite_or_null, BracketPoint, radius_report, MethodKind, RadiusMethod, RadiusReport, Reading, SampleOutcome, SampleRadius, REPORT_FORMAT};
 pub use result::{BracketReason, RadiusOutcome, RadiusResult};
 pub use settings::{QpBackend, RadiusSettings};
 pub use theorem41::{theorem41, Theorem41Report, Theorem41Settings};

@@ -166,6 +166,22 @@ pub struct SampleRadius {
     pub closed: usize,
     /// Seconds spent on this sample.
     pub seconds: f64,
+    /// Exact method: the bracket over time (`seconds`, `lower`, `upper`; null for ∞).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<BracketPoint>,
+}
+
+/// One point of a bracket's history.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct BracketPoint {
+    /// Seconds since the sample's search started.
+    pub seconds: f64,
+    /// Certified lower bound then.
+    #[serde(serialize_with = "finite_or_null")]
+    pub lower: f64,
+    /// Upper bound then (null: no witness yet).
+    #[serde(serialize_with = "finite_or_null")]
+    pub upper: f64,
 }
 
 /// The `radius` report (docs/reports.md).
@@ -254,6 +270,7 @@ impl LineMaker<'_> {
             regions: 0,
             closed: 0,
             seconds: 0.0,
+            history: Vec::new(),
         }
     }
 
@@ -310,6 +327,7 @@ pub fn radius_report(net: &Net, data: &Dataset, method: &RadiusMethod, samples: 
                 l.regions = r.regions;
                 l.closed = r.closed;
                 l.seconds = r.seconds;
+                l.history = r.history.iter().map(|&(seconds, lower, upper)| BracketPoint { seconds, lower, upper }).collect();
                 out.push(l);
                 if let Some(mut p) = r.proof {
                     p.index = i;

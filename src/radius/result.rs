@@ -16,6 +16,8 @@ pub enum BracketReason {
     MaxRegions,
     /// `time_limit` passed.
     TimeLimit,
+    /// The relative gap `gap` asked for was reached.
+    Gap,
     /// The search finished but the bounds do not meet within `exact_tol`: no witness
     /// flips by the forward pass, a QP stopped early, or (a numerical failure) the
     /// certified lower bound lies above the witness's distance.
@@ -66,6 +68,9 @@ pub struct RadiusResult {
     pub initial_upper: f64,
     /// Wall time in seconds.
     pub seconds: f64,
+    /// The bracket over time: `(seconds, lower, upper)` when the search starts branching,
+    /// at each better incumbent, and at the end.
+    pub history: Vec<(f64, f64, f64)>,
     /// The proof of `lower`, when [`super::RadiusSettings::record_proof`] is set.
     pub proof: Option<SampleProof>,
 }

@@ -43,6 +43,10 @@ pub struct RadiusSettings {
     /// `x + (1 + s)δ` with the forward pass (`y·N ≤ 0` exactly, no tolerance).
     /// Default `[0, 1e-12, 1e-10, 1e-8]`.
     pub witness_stretch: Vec<f64>,
+    /// Stop once `upper − lower ≤ gap·upper` (relative gap) and answer with a bracket
+    /// whose reason is `gap` (exact when the gap is also within `exact_tol`).
+    /// Default: none.
+    pub gap: Option<f64>,
     /// Record the proof of the lower bound ([`super::SampleProof`]): every leaf of the
     /// tree with its fixed neurons, ball and multipliers. Default false.
     pub record_proof: bool,
@@ -66,6 +70,7 @@ impl Default for RadiusSettings {
             qp_max_iterations: 100_000,
             max_cuts: 10_000,
             witness_stretch: vec![0.0, 1e-12, 1e-10, 1e-8],
+            gap: None,
             record_proof: false,
             heuristic_every: 8,
             backend: QpBackend::DualActiveSet,
@@ -86,6 +91,9 @@ impl RadiusSettings {
         pos("rel_tol", self.rel_tol)?;
         pos("exact_tol", self.exact_tol)?;
         pos("qp_tol", self.qp_tol)?;
+        if let Some(g) = self.gap {
+            pos("gap", g)?;
+        }
         for &s in &self.witness_stretch {
             pos("witness_stretch", s)?;
         }
