@@ -2,12 +2,13 @@
 """Peer benchmark for the KKT certificate (docs/kkt.md).
 
 Solves the same problems as `relucert kkt --all` on the (m, k, d) = (100, 200, 100)
-instance that `cargo bench --bench kkt_peer` writes to target/kkt_peer/ (net.json,
-data.json in the relucert formats of docs/formats.md):
+instance that `cargo run --release --example kkt_scale -- peer` writes to
+target/kkt_peer/ (net.json, data.json in the relucert formats of docs/formats.md):
 
 * L2:  min ||theta_hat - H lam||_2, lam >= 0, with scipy.optimize.nnls on the explicit
        P x m matrix H of per-sample gradients;
-* Linf: min t s.t. -t <= (theta_hat - H lam)_p <= t, lam >= 0, with scipy linprog (HiGHS).
+* Linf: min t s.t. -t <= (theta_hat - H lam)_p <= t, lam >= 0, with scipy linprog (HiGHS);
+* L1:  min sum_p t_p s.t. -t_p <= (theta_hat - H lam)_p <= t_p, lam >= 0, linprog (HiGHS).
 
 Times are medians; "full" includes building theta_hat and H from the JSON arrays
 (the same work relucert's certify does, which builds its Gram matrix), "solve" only the
@@ -15,7 +16,8 @@ solver call. Reads target/kkt_peer/rust.json for relucert's times and eps, and p
 the ratios and the relative difference of eps.
 
 Usage: python3 benches/peers/kkt_scipy.py   (creates benches/peers/.venv on first run,
-installs numpy and scipy from PyPI, and runs `cargo bench --bench kkt_peer` first).
+installs numpy and scipy from PyPI, and runs the Rust side first; `--no-cargo` skips it;
+`M K D` as arguments choose another size of the same instance family).
 """
 import json
 import os
@@ -57,8 +59,9 @@ def main():
     from scipy.optimize import linprog, nnls
     from scipy import sparse
 
+    dims = [a for a in sys.argv[1:] if a.isdigit()] or ["100", "200", "100"]
     if "--no-cargo" not in sys.argv:
-        subprocess.check_call(["cargo", "bench", "--bench", "kkt_peer"], cwd=ROOT)
+        subprocess.check_call(["cargo", "run", "--release", "--example", "kkt_scale", "--", "peer"] + dims, cwd=ROOT)
     d_ = os.path.join(ROOT, "target", "kkt_peer")
     net = json.load(open(os.path.join(d_, "net.json")))
     data = json.load(open(os.path.join(d_, "data.json")))
@@ -115,6 +118,18 @@ def main():
     lam_inf = res.x[:m]
     epsinf = np.max(np.abs(theta - H @ lam_inf))
 
+    def lp1():
+        Hs = sparse.csr_matrix(H)
+        eye = sparse.identity(P, format="csr")
+        A = sparse.vstack([sparse.hstack([-Hs, -eye]), sparse.hstack([Hs, -eye])]).tocsr()
+        bub = np.concatenate([-theta, theta])
+        c = np.concatenate([np.zeros(m), np.ones(P)])
+        return linprog(c, A_ub=A, b_ub=bub, bounds=[(0, None)] * (m + P), method="highs")
+
+    t_lp1, res1 = median_time(lp1, 1)
+    assert res1.status == 0, res1.message
+    eps1 = np.sum(np.abs(theta - H @ res1.x[:m]))
+
     print(f"scipy {scipy.__version__}, numpy {np.__version__}; m={m} k={k} d={d} P={P}")
     print(f"build H (explicit P x m):  {t_build*1e3:9.3f} ms")
     print(f"nnls solve:                {t_nnls*1e3:9.3f} ms   eps2 = {eps2:.12e}  eps_rel = {eps2/theta_n2:.6e}")
@@ -128,9 +143,19 @@ def main():
     print(f"lambda max abs difference (L2): {np.max(np.abs(lam_r - lam)):.3e} (max lambda {np.max(lam):.3e})")
     if "linf_seconds" in rust:
         ri = rust["linf_seconds"]
-        print(f"relucert Linf (microlp):   {ri*1e3:9.3f} ms   epsinf = {rust['linf_eps']:.12e}")
-        print(f"ratio Linf (scipy HiGHS build+solve / relucert microlp): {(t_build + t_lp)/ri:8.3f}x")
+        print(f"relucert Linf (rowgen):    {ri*1e3:9.3f} ms   epsinf = {rust['linf_eps']:.12e}")
+        print(f"ratio Linf (scipy HiGHS build+solve / relucert): {(t_build + t_lp)/ri:8.3f}x")
         print(f"epsinf relative difference: {abs(epsinf - rust['linf_eps'])/epsinf:.3e}")
+        lr, li = np.array(rust["linf_lambda"]), lam_inf
+        top = max(np.max(lr), np.max(li))
+        same = set(np.nonzero(lr > 1e-7 * top)[0]) == set(np.nonzero(li > 1e-7 * top)[0])
+        print(f"Linf lambda support identical: {same}")
+    print(f"linprog HiGHS (L1):        {t_lp1*1e3:9.3f} ms   eps1 = {eps1:.12e}")
+    if "l1_seconds" in rust:
+        r1 = rust["l1_seconds"]
+        print(f"relucert L1:               {r1*1e3:9.3f} ms   eps1 = {rust['l1_eps']:.12e}")
+        print(f"ratio L1 (scipy HiGHS build+solve / relucert): {(t_build + t_lp1)/r1:8.3f}x")
+        print(f"eps1 relative difference: {abs(eps1 - rust['l1_eps'])/eps1:.3e}")
 
 
 if __name__ == "__main__":
