@@ -53,10 +53,26 @@ fn same_file(a: &Path, b: &Path) -> bool {
     false
 }
 
-/// Refuses any output that is the same file as an input, naming both; call it first in a
-/// command, before reading or computing anything.
+/// Refuses any output that is the same file as an input, or as another output, naming
+/// both; call it first in a command, before reading or computing anything.
 pub fn refuse_overwrite(outputs: &[Named<'_>], inputs: &[Named<'_>]) -> Result<(), CliError> {
     let inputs: Vec<(Named<'_>, PathBuf)> = inputs.iter().filter_map(|n| Some((*n, resolve(n.path)?))).collect();
+    let resolved: Vec<Option<PathBuf>> = outputs.iter().map(|n| resolve(n.path)).collect();
+    for (i, (a, ra)) in outputs.iter().zip(&resolved).enumerate() {
+        for (b, rb) in outputs.iter().zip(&resolved).skip(i + 1) {
+            if let (Some(ra), Some(rb)) = (ra, rb) {
+                if same_file(ra, rb) {
+                    return Err(CliError::Usage(format!(
+                        "refusing to write {} {} and {} {}: they are the same file",
+                        a.flag,
+                        a.path.display(),
+                        b.flag,
+                        b.path.display()
+                    )));
+                }
+            }
+        }
+    }
     for out in outputs {
         let Some(o) = resolve(out.path) else { continue };
         if let Some((input, _)) = inputs.iter().find(|(_, i)| same_file(&o, i)) {
@@ -103,6 +119,9 @@ mod tests {
         // A new file beside an input is fine; so is a missing input.
         refuse_overwrite(&[named("-o", &d.join("b.json"))], &[named("--data", &a)]).unwrap();
         refuse_overwrite(&[named("-o", &a)], &[named("--data", &d.join("nope.json"))]).unwrap();
+        // Two outputs may not be one file either.
+        let two = refuse_overwrite(&[named("-o", &d.join("r.json")), named("--proof", &d.join("sub/../r.json"))], &[]);
+        assert!(two.unwrap_err().to_string().contains("--proof"));
         #[cfg(unix)]
         {
             std::fs::hard_link(&a, d.join("h.json")).unwrap();
