@@ -18,7 +18,7 @@ pub enum StopReason {
     /// The loss reached the target ([`TrainSettings::target_log10_loss`]).
     TargetLoss,
     /// The L2 KKT certificate reached the target relative residual
-    /// ([`TrainSettings::target_eps_rel`]; see docs/kkt.md).
+    /// ([`TrainSettings::certificate`]; see docs/kkt.md).
     TargetEpsRel {
         /// The certified ε_rel at the stop.
         eps_rel: f64,
@@ -242,8 +242,8 @@ pub struct TrainReport {
     pub width: usize,
     /// Whether the network has biases.
     pub bias: bool,
-    /// The last certified ε_rel (L2, at `settings.kkt_tau`) when a certificate target
-    /// was set ([`TrainSettings::target_eps_rel`]); absent otherwise.
+    /// The last certified ε_rel (L2, at `settings.certificate.tau`) when a certificate
+    /// target was set ([`TrainSettings::certificate`]); absent otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_eps_rel: Option<f64>,
     /// Certificates computed during the run (0 without a certificate target).
