@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::KktError;
 
 /// Norm in which the residual θ̂ − Σ λ_i h_i is measured and minimised.
+#[cfg_attr(all(feature = "cli", not(doc)), derive(clap::ValueEnum))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Norm {
