@@ -23,6 +23,7 @@ mod gen;
 mod reproduce;
 mod train;
 mod kkt;
+mod polish;
 mod radius;
 mod theorem41;
 
@@ -78,6 +79,14 @@ pub enum CliError {
     KktFails {
         /// One-line verification summary.
         summary: String,
+    },
+    /// Polishing found no certified KKT point (the report says why; nothing was written).
+    #[error("polish failed: {message}")]
+    PolishFailed {
+        /// The status and reason in words.
+        message: String,
+        /// The report, printed before the error.
+        output: Box<Output>,
     },
     /// A radius or Theorem 4.1 computation refused its input.
     #[error("{0}")]
@@ -157,6 +166,8 @@ pub enum Command {
     Kkt(kkt::KktArgs),
     /// Re-check a saved KKT certificate independently of the solver.
     VerifyKkt(kkt::VerifyKktArgs),
+    /// Polish a network into a certified KKT point of the max-margin problem.
+    Polish(polish::PolishArgs),
     /// Exact, ray or Figure 1 L2 robustness radii.
     Radius(radius::RadiusArgs),
     /// Theorem 4.1's universal perturbation η·z on θ̂, and its hypotheses.
@@ -179,6 +190,7 @@ pub fn run(cli: &Cli, ctx: &Ctx) -> Result<Output, CliError> {
         Command::Train(a) => train::run(a, ctx),
         Command::Kkt(a) => kkt::run(a, ctx),
         Command::VerifyKkt(a) => kkt::run_verify(a, ctx),
+        Command::Polish(a) => polish::run(a, ctx),
         Command::Radius(a) => radius::run(a, ctx),
         Command::Theorem41(a) => theorem41::run(a, ctx),
     }
@@ -200,7 +212,9 @@ pub fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            if let CliError::ClaimsFailed { output, .. } | CliError::TrainFailed { output, .. } = &e {
+            if let CliError::ClaimsFailed { output, .. }
+            | CliError::TrainFailed { output, .. }
+            | CliError::PolishFailed { output, .. } = &e {
                 print_output(output, &ctx);
             }
             let msg = e.to_string().replace('\n', " ");
