@@ -70,7 +70,7 @@ pub(crate) fn solve(p: &Params, aug: &Aug, lambda: &DVector<f64>, prune: f64, ki
                 }
             })
             .collect();
-        if !pat.iter().any(|&b| b == Pair::On) {
+        if !pat.contains(&Pair::On) {
             continue; // no sample strictly on: the neuron cannot be balanced at a KKT point
         }
         groups.entry((p.v[j] > 0.0, pat)).or_default().push(j);
