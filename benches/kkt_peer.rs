@@ -30,15 +30,13 @@ fn main() {
     out.insert("m".into(), m.into());
     out.insert("k".into(), k.into());
     out.insert("d".into(), d.into());
-    let norms: &[(&str, Norm, usize)] = if std::env::var("KKT_PEER_SKIP_LP").is_ok() { &[("l2", Norm::L2, 0usize)] } else { &[("l2", Norm::L2, 0usize), ("linf", Norm::Linf, usize::MAX)] };
-    for &(name, norm, limit) in norms {
-        let s = KktSettings {
-            norm,
-            support: Support::All,
-            tau_ladder: vec![],
-            lp_max_nonzeros: if limit == 0 { KktSettings::default().lp_max_nonzeros } else { limit },
-            ..KktSettings::default()
-        };
+    let norms: &[(&str, Norm)] = if std::env::var("KKT_PEER_SKIP_LP").is_ok() {
+        &[("l2", Norm::L2)]
+    } else {
+        &[("l2", Norm::L2), ("linf", Norm::Linf), ("l1", Norm::L1)]
+    };
+    for &(name, norm) in norms {
+        let s = KktSettings { norm, support: Support::All, tau_ladder: vec![], ..KktSettings::default() };
         let reps = if norm == Norm::L2 { reps } else { 3 };
         let mut times = Vec::new();
         let mut rep = None;
@@ -61,6 +59,10 @@ fn main() {
         out.insert(format!("{name}_eps"), rep.eps.into());
         out.insert(format!("{name}_eps_rel"), rep.eps_rel.into());
         out.insert(format!("{name}_lambda"), rep.lambda.clone().into());
+        if let Some(r) = rep.rounds {
+            out.insert(format!("{name}_rounds"), r.into());
+            out.insert(format!("{name}_working_set"), rep.working_set.unwrap_or(0).into());
+        }
     }
     std::fs::write(dir.join("rust.json"), serde_json::Value::Object(out).to_string()).expect("write rust.json");
 }

@@ -9,7 +9,8 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use relucert::data::Rng;
-use relucert::radius::{exact_radius, fig1, qp::clarabel_project, theorem41, RadiusSettings, Theorem41Settings};
+use relucert::radius::reference::brute_force;
+use relucert::radius::{exact_radius, fig1, theorem41, RadiusSettings, Theorem41Settings};
 use relucert::{Generator, Net};
 
 /// A random net: w ~ N(0, 1/d), b ~ N(0, 0.1²), v ~ N(0, 1/k).
@@ -30,40 +31,6 @@ pub fn trained_net(k: usize, d: usize, m: usize, seed: u64) -> (Net, relucert::D
     let settings = relucert::train::TrainSettings { time_limit: Some(20.0), ..Default::default() };
     let out = relucert::train::train(&data, init, &settings, &mut |_| {}).unwrap();
     (out.net, data)
-}
-
-/// Brute force: every pattern's piece projected with Clarabel.
-pub fn brute_force(net: &Net, x: &[f64], y: f64) -> f64 {
-    let (k, d) = (net.width(), net.dim());
-    let mut best = f64::INFINITY;
-    for mask in 0u64..(1 << k) {
-        let mut a = Vec::with_capacity(k + 1);
-        let mut c = Vec::with_capacity(k + 1);
-        let mut f = vec![0.0; d];
-        let mut fc = 0.0;
-        for j in 0..k {
-            let wj: Vec<f64> = net.w().row(j).iter().copied().collect();
-            let bj = net.bias(j);
-            if mask >> j & 1 == 1 {
-                a.push(wj.iter().map(|t| -t).collect());
-                c.push(bj);
-                for (fk, wk) in f.iter_mut().zip(&wj) {
-                    *fk += y * net.v()[j] * wk;
-                }
-                fc += y * net.v()[j] * bj;
-            } else {
-                a.push(wj);
-                c.push(-bj);
-            }
-        }
-        a.push(f);
-        c.push(-fc);
-        let (st, z, _) = clarabel_project(x, &a, &c);
-        if st == relucert::radius::qp::QpStatus::Optimal {
-            best = best.min(z.iter().zip(x).map(|(p, q)| (p - q) * (p - q)).sum::<f64>().sqrt());
-        }
-    }
-    best
 }
 
 fn sample(net: &Net, d: usize, seed: u64) -> (Vec<f64>, f64) {

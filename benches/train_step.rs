@@ -9,7 +9,7 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, Par};
 use nalgebra::DMatrix;
-use relucert::train::{init_net, Dtype, Kernel, Stepper, TrainSettings};
+use relucert::train::{init_net, Precision, Kernel, Stepper, TrainSettings};
 use relucert::Generator;
 
 fn bench_step(c: &mut Criterion) {
@@ -18,7 +18,7 @@ fn bench_step(c: &mut Criterion) {
     for &(m, d, k) in &[(1000usize, 1000usize, 1000usize), (100, 100, 1000)] {
         let data = Generator::Sphere.generate(d, m, 0).expect("data");
         let net = init_net(d, k, true, 0, 1.0).expect("net");
-        for &dtype in &[Dtype::F64, Dtype::F32] {
+        for &dtype in &[Precision::F64, Precision::F32] {
             for &kernel in &[Kernel::Direct, Kernel::Gram] {
                 let settings = TrainSettings { dtype, kernel, ..TrainSettings::default() };
                 let mut stepper = Stepper::new(&data, &net, &settings).expect("stepper");

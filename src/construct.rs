@@ -6,7 +6,7 @@
 //!   at least `(1 − c)/4 · √d`.
 //! * [`orthogonal_kkt`] — the bias-free network `w_j = d^(−3/4) x_j`,
 //!   `v_j = y_j d^(−1/4)` on orthogonal data `x_i = √d e_i`: an exact KKT point of the
-//!   max-margin problem with all margins 1 and multipliers `λ_j = 1/√d` (DESIGN §2).
+//!   max-margin problem with all margins 1 and multipliers `λ_j = 1/√d` (docs/theorems.md).
 
 use nalgebra::{DMatrix, DVector};
 use thiserror::Error;
@@ -74,6 +74,16 @@ impl Default for RobustSettings {
     }
 }
 
+/// Theorem 3.1's lower bound `(1 − c)/4 · √d` on every L2 robustness radius of the
+/// [`robust`] network built with constant `c` on data of dimension `d`.
+///
+/// The one place this formula is written: `construct`, `demo` and the claim checks all
+/// call it. It is a bound of the theorem, valid when the construction's hypotheses hold
+/// (data on √d·S^{d−1} with `|⟨x_i, x_j⟩| ≤ c·d`, `c < 1`), which [`robust`] checks.
+pub fn theorem31_radius_bound(c: f64, d: usize) -> f64 {
+    (1.0 - c) / 4.0 * (d as f64).sqrt()
+}
+
 /// The Theorem 3.1 robust network for `data`, and the c it used.
 pub fn robust(data: &Dataset, settings: &RobustSettings) -> Result<(Net, f64), ConstructError> {
     let (m, d) = (data.m(), data.d());
@@ -85,16 +95,8 @@ pub fn robust(data: &Dataset, settings: &RobustSettings) -> Result<(Net, f64), C
             return Err(ConstructError::NotOnSphere { sample: i, norm, sqrt_d, rel, tol: settings.norm_tol });
         }
     }
-    let gram = data.x() * data.x().transpose();
-    let (mut p, mut arg) = (0.0f64, (0, 0));
-    for i in 0..m {
-        for j in 0..i {
-            if gram[(i, j)].abs() > p {
-                p = gram[(i, j)].abs();
-                arg = (j, i);
-            }
-        }
-    }
+    let pw = crate::data::pairwise_inner(data.x());
+    let (p, arg) = (pw.p, pw.argmax.map_or((0, 0), |(i, j)| (j, i)));
     let c_data = p / d as f64;
     if c_data >= 1.0 {
         return Err(ConstructError::Correlated {
@@ -116,7 +118,7 @@ pub fn robust(data: &Dataset, settings: &RobustSettings) -> Result<(Net, f64), C
     Ok((Net::new(w, Some(b), v)?, c))
 }
 
-/// The exact KKT bias-free network for orthogonal data (DESIGN §2), checked to a
+/// The exact KKT bias-free network for orthogonal data (docs/theorems.md), checked to a
 /// relative tolerance of 1e-9 on the Gram matrix `X Xᵀ = d·I`.
 pub fn orthogonal_kkt(data: &Dataset) -> Result<Net, ConstructError> {
     let (m, d) = (data.m(), data.d());

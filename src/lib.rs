@@ -6,7 +6,7 @@
 //!
 //! * [`net`] — the network, margins, normalisation θ̂ = θ/√q_min, subgradients;
 //! * [`data`] — datasets and seeded, portable generators;
-//! * [`io`] — JSON, safetensors and NumPy `.npz` files (DESIGN §5);
+//! * [`io`] — JSON, safetensors and NumPy `.npz` files (docs/formats.md);
 //! * [`construct`] — the Theorem 3.1 robust network and the exact KKT network for
 //!   orthogonal data;
 //! * [`train`] — gradient descent to extreme losses (paper and fast schedules);
@@ -16,15 +16,39 @@
 //! * [`radius`] — exact L2 robustness radii (branch and bound with witness and proof),
 //!   ray and Figure 1 radii, and the Theorem 4.1 check;
 //! * [`claims`] — the paper's claims as checks on shipped fixtures;
-//! * [`experiments`] — the paper's figures as resumable, shardable sweeps;
-//! * [`cli`] — the `relucert` command line.
+//! * [`experiments`] — the paper's figures as resumable, shardable sweeps.
 //!
 //! Linear algebra: the public API uses `nalgebra` matrices (`DMatrix<f64>`,
-//! `DVector<f64>`) only.
+//! `DVector<f64>`) only. The definitions behind each quantity are in the repository's
+//! `docs/` folder (`docs/ARCHITECTURE.md` maps the modules).
+//!
+//! # Example
+//!
+//! Generate data on the sphere, build the Theorem 3.1 robust network, certify how far it
+//! is from a KKT point, and compute an exact robustness radius:
+//!
+//! ```
+//! use relucert::{construct, kkt, radius, Generator};
+//!
+//! let data = Generator::Sphere.generate(50, 10, 1)?; // d = 50, m = 10, seed 1
+//! let (net, c) = construct::robust(&data, &construct::RobustSettings::default())?;
+//! let cert = kkt::certify(&net, &data, &kkt::KktSettings::default())?;
+//! assert!(cert.eps_rel > 0.1); // the robust network is far from a KKT point
+//! let r = radius::exact_radius(&net, &data.row(0), data.y()[0], &radius::RadiusSettings::default())?;
+//! // Theorem 3.1: every radius is at least (1 − c)/4·√d; `lower` is a certified bound.
+//! assert!(r.lower >= construct::theorem31_radius_bound(c, data.d()));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Features
+//!
+//! * `cli` (default) — the `relucert` binary (its code lives in the binary, not in this
+//!   library) and `clap::ValueEnum` on the library's choice enums. Library users can
+//!   depend on `relucert` with `default-features = false` to leave out clap and
+//!   indicatif.
 #![deny(missing_docs)]
 
 pub mod claims;
-pub mod cli;
 pub mod construct;
 pub mod data;
 pub mod experiments;

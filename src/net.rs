@@ -1,4 +1,4 @@
-//! The depth-2 ReLU network `N_θ(x) = Σ_j v_j σ(w_j·x + b_j)` (DESIGN §1).
+//! The depth-2 ReLU network `N_θ(x) = Σ_j v_j σ(w_j·x + b_j)` (docs/model.md).
 //!
 //! A [`Net`] holds the first-layer weights `w` (k×d, one row per neuron), the optional
 //! biases `b` (length k; `None` for a bias-free network, where b ≡ 0 is not a parameter)
@@ -66,7 +66,7 @@ pub enum NetError {
     },
 }
 
-/// State of one ReLU for one input, with the ambiguity tolerance τ of DESIGN §2.
+/// State of one ReLU for one input, with the ambiguity tolerance τ of docs/model.md.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Activation {
     /// `u > τ·scale`: the derivative of σ is 1.
@@ -286,7 +286,7 @@ impl Net {
     }
 
     /// Ambiguity scale of pair (i, j): `‖(w_j, b_j)‖·‖(x_i, 1)‖` with bias, `‖w_j‖·‖x_i‖`
-    /// bias-free. A pre-activation with `|u_ij| ≤ τ·scale` counts as a kink (DESIGN §2).
+    /// bias-free. A pre-activation with `|u_ij| ≤ τ·scale` counts as a kink (docs/model.md).
     pub fn kink_scale(&self, j: usize, x: &[f64]) -> f64 {
         let wn2 = self.w.row(j).norm_squared();
         let xn2: f64 = x.iter().map(|t| t * t).sum();
@@ -323,7 +323,7 @@ impl Net {
         Ok(out)
     }
 
-    /// Per-sample gradient `h_i ∈ ∂°_θ (y_i N(x_i))` (DESIGN §2) for a given choice of
+    /// Per-sample gradient `h_i ∈ ∂°_θ (y_i N(x_i))` (docs/model.md) for a given choice of
     /// ReLU derivatives `s[j]` ∈ [0, 1], in the layout of [`Net::flatten`]:
     /// `∂w_j = y v_j s_j x`, `∂b_j = y v_j s_j`, `∂v_j = y σ(w_j·x + b_j)`.
     pub fn sample_gradient(&self, x: &[f64], y: f64, s: &[f64]) -> DVector<f64> {

@@ -1,18 +1,10 @@
 //! End-to-end tests of the `relucert` binary: the README pipeline, exit codes, one-line
 //! errors, no partial output files, and `--help` examples.
+#![cfg(feature = "cli")]
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
-fn relucert(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_relucert")).current_dir(dir).args(args).output().expect("binary runs")
-}
-
-fn ok(dir: &Path, args: &[&str]) -> String {
-    let out = relucert(dir, args);
-    assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
+use common::{ok, relucert, usage};
 
 /// The "done when" pipeline: q_min = 1 to 1e-12 and accuracy = 1.
 #[test]
@@ -57,7 +49,6 @@ fn bad_input_is_one_line_and_leaves_no_file() {
         (&["eval", "--net", "n5.json", "--data", "trunc.json"], "trunc.json"),
         (&["construct", "robust", "--data", "trunc.json", "-o", "out.json"], "trunc.json"),
         (&["gen", "orthogonal", "--d", "3", "--m", "5", "-o", "out.json"], "m ≤ d"),
-        (&["gen", "sphere", "--d", "0", "--m", "5", "-o", "out.json"], "empty"),
         (&["construct", "orthogonal-kkt", "--data", "d5.json", "-o", "out.json"], "orthogonal"),
         (&["eval", "--net", "nope.json", "--data", "d5.json"], "nope.json"),
     ];
@@ -70,8 +61,10 @@ fn bad_input_is_one_line_and_leaves_no_file() {
         assert!(!err.contains("panicked"), "{err}");
         assert!(!d.join("out.json").exists(), "{args:?} left a partial file");
     }
-    // Usage errors exit non-zero too.
-    assert_eq!(relucert(d, &["gen", "nosuch", "--d", "1", "--m", "1", "-o", "x.json"]).status.code(), Some(2));
+    // Usage errors exit 2 with clap's message, and write nothing.
+    usage(d, &["gen", "nosuch", "--d", "1", "--m", "1", "-o", "out.json"], "nosuch");
+    usage(d, &["gen", "sphere", "--d", "0", "--m", "5", "-o", "out.json"], "--d");
+    assert!(!d.join("out.json").exists());
 }
 
 #[test]
@@ -90,5 +83,33 @@ fn help_shows_an_example_for_each_command() {
     for c in cmds {
         let h = ok(dir.path(), &[&c, "--help"]);
         assert!(h.contains("Example") && h.contains(&format!("relucert {c}")), "{c} --help lacks an example");
+    }
+}
+
+/// `demo --quick` runs the whole story at small sizes in the test suite: the robust
+/// network's certified radii meet Theorem 3.1's bound, recomputed here from the reported
+/// c, and the trained network reaches the paper's loss.
+#[test]
+fn demo_quick_tells_the_story() {
+    let dir = tempfile::tempdir().unwrap();
+    let r: serde_json::Value = serde_json::from_str(&ok(dir.path(), &["demo", "--quick", "--json"])).unwrap();
+    assert_eq!((r["d"].as_u64(), r["m"].as_u64(), r["width"].as_u64()), (Some(64), Some(8), Some(32)));
+    let c = r["c"].as_f64().unwrap();
+    let bound = (1.0 - c) / 4.0 * 8.0;
+    assert!((r["robust_radius_bound"].as_f64().unwrap() - bound).abs() <= 1e-12 * bound);
+    let lower = r["robust_radii"]["lower"].as_array().unwrap();
+    assert_eq!(lower.len(), 8);
+    for l in lower {
+        assert!(l.as_f64().unwrap() >= bound, "certified lower {l} below (1−c)/4·√d = {bound}");
+    }
+    assert!((r["robust_q_min"].as_f64().unwrap() - 1.0).abs() < 1e-12);
+    assert!(r["train"]["log10_loss"].as_f64().unwrap() <= -30.0);
+    assert!(r["on_margin"].as_u64().unwrap() <= 8);
+    // Explicit flags override the quick sizes; bad durations are usage errors.
+    let r: serde_json::Value = serde_json::from_str(&ok(dir.path(), &["demo", "--quick", "--m", "4", "--json"])).unwrap();
+    assert_eq!(r["m"].as_u64(), Some(4));
+    for bad in ["-1", "nan", "inf", "1e20"] {
+        let arg = format!("--radius-time-limit={bad}");
+        usage(dir.path(), &["demo", "--quick", &arg], "--radius-time-limit");
     }
 }

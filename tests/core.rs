@@ -265,3 +265,33 @@ fn dataset_validation() {
     assert!(Net::from_rows(2, &[1.0, f64::INFINITY], None, &[1.0]).is_err());
     assert!(Net::from_rows(2, &[], None, &[]).is_err());
 }
+
+/// The tiled p (512-row tiles) against a brute-force double loop, on m = 1,100 rows so
+/// that tiles and their edges are crossed, with a three-way tie planted across tiles:
+/// the argmax is the first pair in row-major order, as the untiled loop found it.
+#[test]
+fn pairwise_inner_tiles_match_brute_force() {
+    let (m, d) = (1100, 6);
+    let mut r = Rng::seed_from_u64(11);
+    let mut x = DMatrix::from_fn(m, d, |_, _| r.normal());
+    let big: Vec<f64> = (0..d).map(|c| 40.0 + c as f64).collect();
+    for i in [3, 700, 1050] {
+        for c in 0..d {
+            x[(i, c)] = big[c];
+        }
+    }
+    let pw = relucert::data::pairwise_inner(&x);
+    let mut p: f64 = 0.0;
+    for i in 0..m {
+        for j in 0..i {
+            let ip: f64 = (0..d).map(|c| x[(i, c)] * x[(j, c)]).sum();
+            p = p.max(ip.abs());
+        }
+        let n2: f64 = (0..d).map(|c| x[(i, c)] * x[(i, c)]).sum();
+        assert!(rel_close(pw.sq_norms[i], n2, 1e-12), "row {i}");
+    }
+    assert!(rel_close(pw.p, p, 1e-12));
+    assert_eq!(pw.argmax, Some((700, 3)));
+    let one = relucert::data::pairwise_inner(&DMatrix::from_element(1, 3, 1.0));
+    assert_eq!((one.p, one.argmax), (0.0, None));
+}

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use nalgebra::{DMatrix, DVector};
 use proptest::prelude::*;
 use relucert::data::{Generator, Rng};
-use relucert::io::{self, Dtype, FileFormat, Problem};
+use relucert::io::{self, FileDtype, FileFormat, IoProblem};
 use relucert::net::Net;
 
 fn fixture(name: &str) -> PathBuf {
@@ -55,7 +55,7 @@ fn numpy_npz_fixture_margins() {
     }
 }
 
-fn roundtrip_net(net: &Net, ext: &str, dtype: Dtype) -> Net {
+fn roundtrip_net(net: &Net, ext: &str, dtype: FileDtype) -> Net {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join(format!("n.{ext}"));
     io::write_net(&p, net, dtype).unwrap();
@@ -70,7 +70,7 @@ proptest! {
     fn net_roundtrips(k in 1usize..6, d in 1usize..5, bias: bool, seed: u64) {
         let net = random_net(k, d, bias, seed);
         for ext in ["json", "safetensors", "npz"] {
-            prop_assert_eq!(&roundtrip_net(&net, ext, Dtype::F64), &net);
+            prop_assert_eq!(&roundtrip_net(&net, ext, FileDtype::F64), &net);
         }
         let f32net = {
             let (w, b, v) = net.clone().into_parts();
@@ -78,7 +78,7 @@ proptest! {
             Net::new(w.map(r), b.map(|b| b.map(r)), v.map(r)).unwrap()
         };
         for ext in ["safetensors", "npz"] {
-            prop_assert_eq!(&roundtrip_net(&net, ext, Dtype::F32), &f32net);
+            prop_assert_eq!(&roundtrip_net(&net, ext, FileDtype::F32), &f32net);
         }
     }
 
@@ -88,7 +88,7 @@ proptest! {
         let dir = tempfile::tempdir().unwrap();
         for ext in ["json", "safetensors", "npz"] {
             let p = dir.path().join(format!("d.{ext}"));
-            io::write_data(&p, &data, Dtype::F64).unwrap();
+            io::write_data(&p, &data, FileDtype::F64).unwrap();
             prop_assert_eq!(&io::read_data(&p).unwrap(), &data);
         }
     }
@@ -142,7 +142,7 @@ fn f64b(v: &[f64]) -> Vec<u8> {
 }
 
 /// Expects an error whose one-line message names the file and contains `needle`.
-fn expect_err<T: std::fmt::Debug>(r: Result<T, io::IoError>, path: &Path, needle: &str) -> Problem {
+fn expect_err<T: std::fmt::Debug>(r: Result<T, io::IoError>, path: &Path, needle: &str) -> IoProblem {
     let e = r.expect_err("bad input must be refused");
     let msg = e.to_string();
     assert!(!msg.contains('\n'), "one line: {msg}");
@@ -277,11 +277,11 @@ fn writes_are_atomic() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("no-such-dir").join("n.json");
     let net = random_net(2, 2, true, 1);
-    assert!(io::write_net(&bad, &net, Dtype::F64).is_err());
+    assert!(io::write_net(&bad, &net, FileDtype::F64).is_err());
     assert!(!bad.exists());
     let p = dir.path().join("n.json");
-    io::write_net(&p, &net, Dtype::F64).unwrap();
-    io::write_net(&p, &net.scaled(2.0), Dtype::F64).unwrap();
+    io::write_net(&p, &net, FileDtype::F64).unwrap();
+    io::write_net(&p, &net.scaled(2.0), FileDtype::F64).unwrap();
     assert_eq!(io::read_net(&p).unwrap(), net.scaled(2.0));
     let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().filter_map(|e| e.ok()).filter(|e| e.file_name().to_string_lossy().ends_with(".tmp")).collect();
     assert!(leftovers.is_empty());
@@ -295,6 +295,6 @@ fn direction_files() {
     expect_err(io::read_vector(&p, 4), &p, "shape");
     let data = Generator::Sphere.generate(3, 1, 0).unwrap();
     let q = dir.path().join("u.npz");
-    io::write_data(&q, &data, Dtype::F64).unwrap();
+    io::write_data(&q, &data, FileDtype::F64).unwrap();
     assert_eq!(io::read_vector(&q, 3).unwrap(), data.row(0));
 }

@@ -1,26 +1,9 @@
 //! End-to-end tests of `relucert kkt` and `relucert verify-kkt`.
+#![cfg(feature = "cli")]
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
-fn relucert(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_relucert")).current_dir(dir).args(args).output().expect("binary runs")
-}
-
-fn ok(dir: &Path, args: &[&str]) -> String {
-    let out = relucert(dir, args);
-    assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn fails(dir: &Path, args: &[&str], needle: &str) -> String {
-    let out = relucert(dir, args);
-    assert_eq!(out.status.code(), Some(1), "{args:?} should fail");
-    let err = String::from_utf8(out.stderr).unwrap();
-    assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: not one line: {err}");
-    assert!(err.contains(needle), "{args:?}: {err:?} does not mention {needle:?}");
-    err
-}
+use common::{fails, ok, usage};
 
 #[test]
 fn kkt_certify_and_verify_round_trip() {
@@ -74,7 +57,8 @@ fn kkt_bad_input() {
     ok(d, &["gen", "sphere", "--d", "30", "--m", "10", "--seed", "9", "-o", "other.json"]);
     fails(d, &["kkt", "--net", "r.json", "--data", "s31.json"], "dimension mismatch");
     fails(d, &["kkt", "--net", "r.json", "--data", "other.json"], "separat");
-    fails(d, &["kkt", "--net", "r.json", "--data", "s.json", "--tau=-1"], "tau");
-    fails(d, &["kkt", "--net", "r.json", "--data", "s.json", "--tau-ladder", "1e-9,abc"], "abc");
+    usage(d, &["kkt", "--net", "r.json", "--data", "s.json", "--tau=-1"], "--tau");
+    usage(d, &["kkt", "--net", "r.json", "--data", "s.json", "--tau-ladder", "1e-9,abc"], "abc");
+    usage(d, &["kkt", "--net", "r.json", "--data", "s.json", "--tau-ladder", "1e-9,nan"], "--tau-ladder");
     assert!(!d.join("out.json").exists());
 }

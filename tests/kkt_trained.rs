@@ -89,7 +89,7 @@ fn eps_rel_falls_along_training() {
         results.push((rep.eps_rel, at(1e-3)));
     }
     // Measured (see the module docs of kkt_trained): at τ = 1e-9 ε_rel stays near 0.7
-    // (0.748, 0.726, 0.672: near-kinks, as DESIGN §2 warns), while at τ = 1e-3 it falls
+    // (0.748, 0.726, 0.672: near-kinks, as docs/kkt.md warns), while at τ = 1e-3 it falls
     // 0.668 → 0.414 → 0.030. Both fall along training; the τ = 1e-3 one decisively.
     let (fine, coarse): (Vec<f64>, Vec<f64>) = results.iter().copied().unzip();
     assert!(fine[1] < fine[0] && fine[2] < fine[1], "eps_rel(tau=1e-9) does not fall: {fine:?}");
@@ -102,7 +102,7 @@ fn eps_rel_falls_along_training() {
 /// log10 L = −30 (the paper's target), −300 and −3000, each stage resuming from the last.
 ///
 /// Measured: ε_rel at τ = 1e-9 is 0.717, 0.674, 0.736 (not monotone: the residual is
-/// dominated by near-kinks, as DESIGN §2 warns), while at τ = 1e-3 it falls
+/// dominated by near-kinks, as docs/kkt.md warns), while at τ = 1e-3 it falls
 /// 0.152 → 0.127 → 0.093. The assertion is on the τ = 1e-3 and 1e-2 entries.
 #[test]
 fn eps_rel_falls_with_the_toolkit_trainer() {

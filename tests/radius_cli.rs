@@ -1,18 +1,10 @@
 //! End-to-end: `relucert radius` (exact, ray, fig1) and `relucert theorem41` on the
 //! exact KKT fixture, with closed-form answers, and their one-line errors.
+#![cfg(feature = "cli")]
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
-fn relucert(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_relucert")).current_dir(dir).args(args).output().expect("binary runs")
-}
-
-fn json(dir: &Path, args: &[&str]) -> serde_json::Value {
-    let out = relucert(dir, args);
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap()
-}
+use common::{fails, json, relucert, usage};
 
 #[test]
 fn radius_and_theorem41_on_orthogonal_kkt() {
@@ -46,6 +38,21 @@ fn radius_and_theorem41_on_orthogonal_kkt() {
     assert!((t["eta"].as_f64().unwrap() - 0.4).abs() < 1e-12);
     assert!((t["z_norm"].as_f64().unwrap() - 3.2).abs() < 1e-12);
     assert_eq!(t["conclusion_holds"], true);
+    // The proof of the exact radii verifies; one corrupted number does not.
+    let r = json(d, &["radius", "--net", "n.json", "--data", "d.json", "--json", "-o", "r.json", "--proof", "p.json"]);
+    assert!(r["samples"].as_array().unwrap().iter().all(|s| s["exact"] == true && s["witness_margin"].as_f64().unwrap() <= 0.0));
+    let v = json(d, &["verify-radius", "--net", "n.json", "--data", "d.json", "--report", "r.json", "--proof", "p.json", "--json"]);
+    assert_eq!(v["samples"], 8);
+    let mut p: serde_json::Value = serde_json::from_slice(&std::fs::read(d.join("p.json")).unwrap()).unwrap();
+    let leaf = &mut p["samples"][3]["leaves"][0];
+    let b = leaf["bound"].as_f64().unwrap();
+    leaf["bound"] = serde_json::json!(b * 1.5 + 1.0);
+    std::fs::write(d.join("bad.json"), serde_json::to_vec(&p).unwrap()).unwrap();
+    let out = relucert(d, &["verify-radius", "--net", "n.json", "--data", "d.json", "--report", "r.json", "--proof", "bad.json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.contains("sample 3, leaf 0"), "{err}");
     // Bad input: one line on stderr, exit 1.
     std::fs::write(d.join("short.json"), "[1,0]").unwrap();
     std::fs::write(d.join("zero.json"), "[0,0,0,0,0,0,0,0]").unwrap();
@@ -53,12 +60,17 @@ fn radius_and_theorem41_on_orthogonal_kkt() {
         (vec!["radius", "--net", "n.json", "--data", "d.json", "--samples", "8"], "out of range"),
         (vec!["radius", "--net", "n.json", "--data", "d.json", "--method", "ray", "--direction", "short.json"], "short.json"),
         (vec!["radius", "--net", "n.json", "--data", "d.json", "--method", "ray", "--direction", "zero.json"], "zero norm"),
-        (vec!["radius", "--net", "n.json", "--data", "d.json", "--method", "ray"], "--direction"),
     ] {
-        let out = relucert(d, &args);
-        assert_eq!(out.status.code(), Some(1), "{args:?}");
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
-        assert!(err.contains(needle), "{args:?}: {err}");
+        fails(d, &args, needle);
+    }
+    // A ray without a direction is a usage error (clap names the missing flag).
+    let out = relucert(d, &["radius", "--net", "n.json", "--data", "d.json", "--method", "ray"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--direction"));
+    // Durations that are not a number of seconds a Duration can hold are usage errors
+    // (1e20 and inf used to panic in Duration::from_secs_f64).
+    for bad in ["1e20", "inf", "nan", "-1"] {
+        let arg = format!("--time-limit={bad}");
+        usage(d, &["radius", "--net", "n.json", "--data", "d.json", &arg], "--time-limit");
     }
 }

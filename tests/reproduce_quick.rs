@@ -9,16 +9,16 @@ fn run_quick(figure: Figure) -> (Vec<experiments::SummaryRow>, f64) {
     let start = std::time::Instant::now();
     let g = grid.clone();
     let run = move |s: &RunSpec| experiments::run_one(s, &g, 1);
-    let out = experiments::sweep(dir.path(), &grid, Shard::ALL, 2, &run, &mut |_| {}).unwrap();
+    let out = experiments::sweep(dir.path(), figure, &grid, Shard::ALL, 2, &run, &mut |_| {}).unwrap();
     assert_eq!(out.missing, 0);
     let secs = start.elapsed().as_secs_f64();
-    let recs = experiments::read_records(dir.path()).unwrap();
+    let recs = experiments::read_records(dir.path()).unwrap().records;
     assert!(recs.iter().all(|r| r.accuracy == 1.0 && r.log10_loss <= -30.0), "every run converged");
-    let rows = experiments::summarize(&recs, figure == Figure::Fig1b);
+    let rows = experiments::summarize(&recs, figure.group_kind());
     for r in &rows {
         println!(
             "{} {} d={} m={} c*={:.4}±{:.4} √d={:.3} on-margin={:.3}",
-            r.group_kind, r.group, r.d, r.m, r.c_star_mean, r.c_star_std, r.sqrt_d, r.on_margin_fraction_mean
+            r.group_kind.name(), r.group, r.d, r.m, r.c_star_mean, r.c_star_std, r.sqrt_d, r.on_margin_fraction_mean
         );
     }
     println!("{} quick grid: {} runs in {secs:.1} s", figure.name(), recs.len());

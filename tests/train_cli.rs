@@ -1,18 +1,10 @@
 //! End-to-end tests of `relucert train`: JSON report fields, companion report,
 //! checkpoint and resume, and one-line errors for misuse and failed runs.
+#![cfg(feature = "cli")]
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
-fn relucert(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_relucert")).current_dir(dir).args(args).output().expect("binary runs")
-}
-
-fn ok(dir: &Path, args: &[&str]) -> String {
-    let out = relucert(dir, args);
-    assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).expect("utf8")
-}
+use common::{ok, relucert, usage};
 
 #[test]
 fn train_writes_network_report_and_resumes() {
@@ -24,7 +16,7 @@ fn train_writes_network_report_and_resumes() {
     for f in ["iterations", "log10_loss", "q_min", "normalized_margin", "wall_seconds", "step_seconds_median", "stop_reason"] {
         assert!(r.get(f).is_some(), "missing {f}");
     }
-    assert_eq!(r["stop_reason"], "converged");
+    assert_eq!(r["stop_reason"], "target_loss");
     assert!(r["log10_loss"].as_f64().expect("num") <= -30.0);
     assert!(d.join("n.json.report.json").exists());
     assert!(d.join("n.json.checkpoint.json").exists());
@@ -50,10 +42,12 @@ fn train_refuses_misuse_with_one_line() {
     ok(d, &["gen", "sphere", "--d", "5", "--m", "6", "-o", "d.json"]);
     ok(d, &["gen", "sphere", "--d", "4", "--m", "6", "-o", "d4.json"]);
     ok(d, &["train", "--data", "d4.json", "--width", "3", "--max-iters", "2", "-o", "n4.json"]);
+    usage(d, &["train", "--data", "d.json", "--width", "0"], "--width");
+    usage(d, &["train", "--data", "d.json", "--width", "3", "--target-loss=-1"], "--target-loss");
+    let out = relucert(d, &["train", "--data", "d.json"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--width"));
     for args in [
-        vec!["train", "--data", "d.json", "--width", "0"],
-        vec!["train", "--data", "d.json"],
-        vec!["train", "--data", "d.json", "--width", "3", "--target-loss=-1"],
         vec!["train", "--data", "d.json", "--resume", "n4.json"],
         vec!["train", "--data", "missing.json", "--width", "3"],
     ] {
@@ -70,4 +64,23 @@ fn train_refuses_misuse_with_one_line() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("iteration") && err.contains("learning rate"), "{err}");
     assert!(d.join("bad.json").exists() && d.join("bad.json.report.json").exists());
+}
+
+#[test]
+fn train_refuses_wrapping_counters_and_huge_sizes() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path();
+    ok(d, &["gen", "sphere", "--d", "5", "--m", "6", "-o", "d.json"]);
+    ok(d, &["train", "--data", "d.json", "--width", "3", "--max-iters", "2", "-o", "n.json"]);
+    for args in [
+        vec!["train", "--data", "d.json", "--resume", "n.json", "--schedule", "paper", "--start-iteration", "18446744073709551615"],
+        vec!["train", "--data", "d.json", "--width", "1000000000"],
+        vec!["train", "--data", "d.json", "--width", "18446744073709551615"],
+    ] {
+        let out = relucert(d, &args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+        assert!(!err.contains("panicked") && !err.contains("memory allocation"), "{err}");
+    }
 }

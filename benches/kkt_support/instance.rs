@@ -28,7 +28,7 @@ pub fn instance(m: usize, k: usize, d: usize, seed: u64) -> (Net, Dataset) {
     (net, Dataset::new(x, y).expect("valid dataset"))
 }
 
-/// The network as `relucert/net@1` JSON (DESIGN §5).
+/// The network as `relucert/net@1` JSON (docs/formats.md).
 pub fn net_json(net: &Net) -> serde_json::Value {
     let w: Vec<Vec<f64>> = (0..net.width()).map(|j| net.w().row(j).iter().copied().collect()).collect();
     serde_json::json!({
@@ -37,7 +37,7 @@ pub fn net_json(net: &Net) -> serde_json::Value {
     })
 }
 
-/// The dataset as `relucert/data@1` JSON (DESIGN §5).
+/// The dataset as `relucert/data@1` JSON (docs/formats.md).
 pub fn data_json(data: &Dataset) -> serde_json::Value {
     let x: Vec<Vec<f64>> = (0..data.m()).map(|i| data.row(i)).collect();
     serde_json::json!({

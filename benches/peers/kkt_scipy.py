@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""Peer benchmark for the KKT certificate (issue 4).
+"""Peer benchmark for the KKT certificate (docs/kkt.md).
 
 Solves the same problems as `relucert kkt --all` on the (m, k, d) = (100, 200, 100)
 instance that `cargo bench --bench kkt_peer` writes to target/kkt_peer/ (net.json,
-data.json in the relucert formats of DESIGN §5):
+data.json in the relucert formats of docs/formats.md):
 
 * L2:  min ||theta_hat - H lam||_2, lam >= 0, with scipy.optimize.nnls on the explicit
        P x m matrix H of per-sample gradients;

@@ -3,7 +3,7 @@
 use clap::Args;
 
 use super::{CliError, Ctx, Output};
-use crate::claims;
+use relucert::claims;
 
 /// Arguments of `check`.
 #[derive(Debug, Args)]

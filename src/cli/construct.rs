@@ -6,10 +6,10 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 
-use super::gen::DtypeArg;
-use super::{fmt_num, CliError, Ctx, Output};
-use crate::construct::{self, RobustSettings};
-use crate::io;
+use super::paths::{self, named};
+use super::{fmt_num, parse, CliError, Ctx, Output};
+use relucert::construct::{self, RobustSettings};
+use relucert::io::{self, FileDtype};
 
 /// Which construction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
@@ -17,7 +17,7 @@ use crate::io;
 pub enum Which {
     /// Theorem 3.1: y_i N(x_i) = 1 and every radius ≥ (1 − c)/4·√d.
     Robust,
-    /// The exact KKT bias-free network for orthogonal data (DESIGN §2).
+    /// The exact KKT bias-free network for orthogonal data (docs/theorems.md).
     OrthogonalKkt,
 }
 
@@ -31,11 +31,11 @@ pub struct ConstructArgs {
     #[arg(long)]
     pub data: PathBuf,
     /// For `robust`: the constant c (default: the data's own p/d; must be in [p/d, 1)).
-    #[arg(long)]
+    #[arg(long, value_parser = parse::unit_f64)]
     pub c: Option<f64>,
     /// Element type for .safetensors/.npz output.
-    #[arg(long, value_enum, default_value_t = DtypeArg::F64)]
-    pub dtype: DtypeArg,
+    #[arg(long, value_enum, default_value_t = FileDtype::F64)]
+    pub dtype: FileDtype,
     /// Output network file (.json, .safetensors or .npz).
     #[arg(short = 'o', long = "out")]
     pub out: PathBuf,
@@ -56,21 +56,21 @@ struct ConstructReport {
 
 /// Runs `construct`.
 pub fn run(a: &ConstructArgs, _ctx: &Ctx) -> Result<Output, CliError> {
+    if a.c.is_some() && a.which != Which::Robust {
+        return Err(CliError::Usage("--c applies only to `construct robust`".into()));
+    }
+    io::FileFormat::from_path(&a.out)?;
+    paths::refuse_overwrite(&[named("-o", &a.out)], &[named("--data", &a.data)])?;
     let data = io::read_data(&a.data)?;
     let (net, c) = match a.which {
         Which::Robust => {
             let (net, c) = construct::robust(&data, &RobustSettings { c: a.c, ..RobustSettings::default() })?;
             (net, Some(c))
         }
-        Which::OrthogonalKkt => {
-            if a.c.is_some() {
-                return Err(CliError::Usage("--c applies only to `construct robust`".into()));
-            }
-            (construct::orthogonal_kkt(&data)?, None)
-        }
+        Which::OrthogonalKkt => (construct::orthogonal_kkt(&data)?, None),
     };
-    let q_min = crate::net::argmin(&net.margins(&data)?).1;
-    io::write_net(&a.out, &net, a.dtype.into())?;
+    let q_min = relucert::net::argmin(&net.margins(&data)?).1;
+    io::write_net(&a.out, &net, a.dtype)?;
     let sqrt_d = (data.d() as f64).sqrt();
     let report = ConstructReport {
         format: "relucert/construct@1",
@@ -80,7 +80,7 @@ pub fn run(a: &ConstructArgs, _ctx: &Ctx) -> Result<Output, CliError> {
         width: net.width(),
         bias: net.has_bias(),
         c,
-        radius_lower_bound: c.map(|c| (1.0 - c) / 4.0 * sqrt_d),
+        radius_lower_bound: c.map(|c| construct::theorem31_radius_bound(c, data.d())),
         q_min,
     };
     let mut human = format!(
@@ -95,7 +95,7 @@ pub fn run(a: &ConstructArgs, _ctx: &Ctx) -> Result<Output, CliError> {
         human.push_str(&format!(
             "\nc = {}; Theorem 3.1: every L2 radius ≥ (1 − c)/4·√d = {} (√d = {})",
             fmt_num(c),
-            fmt_num((1.0 - c) / 4.0 * sqrt_d),
+            fmt_num(construct::theorem31_radius_bound(c, data.d())),
             fmt_num(sqrt_d)
         ));
     }

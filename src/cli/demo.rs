@@ -5,37 +5,67 @@
 //! protocol to loss < 1e-30, its KKT certificate, its on-margin fraction, Figure 1's c*,
 //! the Theorem 4.1 perturbation and exact radii of a few samples — each beside √d.
 
+use std::time::Duration;
+
 use clap::Args;
 use serde::Serialize;
 
-use super::{fmt_num, CliError, Ctx, Output};
-use crate::construct::{self, RobustSettings};
-use crate::data::{Dataset, Generator};
-use crate::net::Net;
-use crate::{kkt, radius, train};
+use super::{fmt_num, parse, CliError, Ctx, Output};
+use relucert::construct::{self, RobustSettings};
+use relucert::data::{Dataset, Generator};
+use relucert::net::Net;
+use relucert::{kkt, radius, train};
 
 /// Arguments of `demo`.
 #[derive(Debug, Args)]
-#[command(after_help = "Example:\n  relucert demo\n  relucert demo --d 100 --m 10 --width 200 --json")]
+#[command(after_help = "Example:\n  relucert demo\n  relucert demo --quick\n  relucert demo --d 100 --m 10 --width 200 --json")]
 pub struct DemoArgs {
-    /// Input dimension of the demo's sphere data.
-    #[arg(long, default_value_t = 400)]
-    pub d: usize,
-    /// Number of samples.
-    #[arg(long, default_value_t = 20)]
-    pub m: usize,
-    /// Width of the trained network.
-    #[arg(long, default_value_t = 100)]
-    pub width: usize,
+    /// Small sizes that run in seconds (d = 64, m = 8, width 32, 2 radii of at most 1 s
+    /// each); explicit flags still override them.
+    #[arg(long)]
+    pub quick: bool,
+    /// Input dimension of the demo's sphere data [default: 400, --quick 64].
+    #[arg(long, value_parser = parse::positive_usize)]
+    pub d: Option<usize>,
+    /// Number of samples [default: 20, --quick 8].
+    #[arg(long, value_parser = parse::positive_usize)]
+    pub m: Option<usize>,
+    /// Width of the trained network [default: 100, --quick 32].
+    #[arg(long, value_parser = parse::positive_usize)]
+    pub width: Option<usize>,
     /// Seed of the data and the initialisation.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Exact radii of the trained network for this many samples.
-    #[arg(long, default_value_t = 3)]
-    pub radius_samples: usize,
-    /// Time budget of each exact radius, seconds (past it the radius is a bracket).
-    #[arg(long, default_value_t = 3.0)]
-    pub radius_time_limit: f64,
+    /// Exact radii of the trained network for this many samples [default: 3, --quick 2].
+    #[arg(long)]
+    pub radius_samples: Option<usize>,
+    /// Time budget of each exact radius, seconds (past it the radius is a bracket)
+    /// [default: 3, --quick 1].
+    #[arg(long, value_parser = parse::duration)]
+    pub radius_time_limit: Option<Duration>,
+}
+
+/// The demo's sizes after `--quick` and the explicit flags.
+#[derive(Debug, Clone, Copy)]
+struct Sizes {
+    d: usize,
+    m: usize,
+    width: usize,
+    radius_samples: usize,
+    radius_time_limit: Duration,
+}
+
+impl Sizes {
+    fn of(a: &DemoArgs) -> Sizes {
+        let (d, m, width, radius_samples, secs) = if a.quick { (64, 8, 32, 2, 1) } else { (400, 20, 100, 3, 3) };
+        Sizes {
+            d: a.d.unwrap_or(d),
+            m: a.m.unwrap_or(m),
+            width: a.width.unwrap_or(width),
+            radius_samples: a.radius_samples.unwrap_or(radius_samples),
+            radius_time_limit: a.radius_time_limit.unwrap_or(Duration::from_secs(secs)),
+        }
+    }
 }
 
 /// Radii of some samples: smallest, and whether all were exact.
@@ -77,9 +107,9 @@ struct DemoReport {
     wall_seconds: f64,
 }
 
-fn radii(net: &Net, data: &Dataset, samples: &[usize], time_limit: f64) -> Result<Radii, CliError> {
+fn radii(net: &Net, data: &Dataset, samples: &[usize], time_limit: Duration) -> Result<Radii, CliError> {
     let settings = radius::RadiusSettings {
-        time_limit: Some(std::time::Duration::from_secs_f64(time_limit.max(0.0))),
+        time_limit: Some(time_limit),
         ..radius::RadiusSettings::default()
     };
     let mut out = Radii { samples: samples.to_vec(), radius: vec![], lower: vec![], exact: vec![], min_radius: f64::INFINITY };
@@ -104,21 +134,23 @@ fn fmt_radii(r: &Radii) -> String {
 }
 
 /// Runs `demo`.
-pub fn run(a: &DemoArgs, ctx: &Ctx) -> Result<Output, CliError> {
+pub fn run(args: &DemoArgs, ctx: &Ctx) -> Result<Output, CliError> {
     let start = std::time::Instant::now();
-    let data = Generator::Sphere.generate(a.d, a.m, a.seed)?;
+    let a = Sizes::of(args);
+    let seed = args.seed;
+    let data = Generator::Sphere.generate(a.d, a.m, seed)?;
     let stats = data.inner_product_stats();
     let sqrt_d = (a.d as f64).sqrt();
 
     // The robust network of Theorem 3.1 and its exact radii.
     let (robust, c) = construct::robust(&data, &RobustSettings::default())?;
-    let robust_q_min = crate::net::argmin(&robust.margins(&data)?).1;
+    let robust_q_min = relucert::net::argmin(&robust.margins(&data)?).1;
     let all: Vec<usize> = (0..a.m).collect();
     let robust_radii = radii(&robust, &data, &all, a.radius_time_limit)?;
 
     // A network trained with the paper's protocol.
-    let init = train::init_net(a.d, a.width, true, a.seed, 1.0)?;
-    let settings = train::TrainSettings { schedule: train::Schedule::PAPER, seed: a.seed, ..train::TrainSettings::default() };
+    let init = train::init_net(a.d, a.width, true, seed, 1.0)?;
+    let settings = train::TrainSettings { schedule: train::Schedule::PAPER, seed, ..train::TrainSettings::default() };
     let bar = ctx.progress.then(|| {
         let b = indicatif::ProgressBar::new_spinner();
         b.set_message("training with the paper's protocol …");
@@ -147,12 +179,12 @@ pub fn run(a: &DemoArgs, ctx: &Ctx) -> Result<Output, CliError> {
         d: a.d,
         m: a.m,
         width: a.width,
-        seed: a.seed,
+        seed,
         sqrt_d,
         p: stats.p,
         c,
         robust_q_min,
-        robust_radius_bound: (1.0 - c) / 4.0 * sqrt_d,
+        robust_radius_bound: construct::theorem31_radius_bound(c, a.d),
         robust_radii,
         train: trained.report.clone(),
         kkt_eps_rel: cert.eps_rel,
@@ -175,7 +207,7 @@ pub fn run(a: &DemoArgs, ctx: &Ctx) -> Result<Output, CliError> {
          √d = {}  (a perturbation of size √d trivially flips any sample)\n\
          Lemma 3.1: p = max|<x_i,x_j>| = {}, c = p/d = {}\n\n\
          {:<44} {:>24} {:>24}\n",
-        a.d, a.m, a.seed, fmt_num(sqrt_d), fmt_num(stats.p), fmt_num(c), "", "robust (Theorem 3.1)", "trained (paper's GD)"
+        a.d, a.m, seed, fmt_num(sqrt_d), fmt_num(stats.p), fmt_num(c), "", "robust (Theorem 3.1)", "trained (paper's GD)"
     );
     let row = |name: &str, r: String, t: String| format!("{name:<44} {r:>24} {t:>24}\n");
     human.push_str(&row("width", robust.width().to_string(), a.width.to_string()));

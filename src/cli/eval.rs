@@ -5,9 +5,10 @@ use std::path::PathBuf;
 use clap::Args;
 use serde::Serialize;
 
+use super::paths::{self, named};
 use super::{fmt_num, load_pair, CliError, Ctx, Output};
-use crate::io;
-use crate::net::argmin;
+use relucert::io;
+use relucert::net::argmin;
 
 /// Arguments of `eval`.
 #[derive(Debug, Args)]
@@ -19,7 +20,7 @@ pub struct EvalArgs {
     /// Dataset file.
     #[arg(long)]
     pub data: PathBuf,
-    /// Also write the report to this JSON file (atomically).
+    /// Also write the report to this JSON file (atomically; the name must end in .json).
     #[arg(short = 'o', long = "out")]
     pub out: Option<PathBuf>,
 }
@@ -43,6 +44,10 @@ pub struct EvalReport {
 
 /// Runs `eval`.
 pub fn run(a: &EvalArgs, _ctx: &Ctx) -> Result<Output, CliError> {
+    if let Some(out) = &a.out {
+        paths::json_report("-o", out)?;
+        paths::refuse_overwrite(&[named("-o", out)], &[named("--net", &a.net), named("--data", &a.data)])?;
+    }
     let (net, data) = load_pair(&a.net, &a.data)?;
     let q = net.margins(&data)?;
     let (argmin, q_min) = argmin(&q);

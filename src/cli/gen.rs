@@ -1,13 +1,13 @@
-//! `relucert gen`: seeded datasets (DESIGN §4).
+//! `relucert gen`: seeded datasets (generators in docs/model.md).
 
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 
-use super::{fmt_num, CliError, Ctx, Output};
-use crate::data::{Generator, InnerProductStats};
-use crate::io::{self, Dtype};
+use super::{fmt_num, parse, CliError, Ctx, Output};
+use relucert::data::{Generator, InnerProductStats};
+use relucert::io::{self, FileDtype};
 
 /// Which generator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
@@ -30,47 +30,29 @@ pub struct GenArgs {
     /// Generator.
     pub kind: Kind,
     /// Input dimension d.
-    #[arg(long)]
+    #[arg(long, value_parser = parse::positive_usize)]
     pub d: usize,
     /// Number of samples m.
-    #[arg(long)]
+    #[arg(long, value_parser = parse::positive_usize)]
     pub m: usize,
     /// Random seed (same seed, same bytes on every machine).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Coordinate variance s² for `gaussian`.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = parse::positive_f64)]
     pub variance: f64,
     /// Number of clusters for `clusters`.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 4, value_parser = parse::positive_usize)]
     pub clusters: usize,
     /// Noise standard deviation for `clusters` (before rescaling to the sphere).
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(long, default_value_t = 0.5, value_parser = parse::nonneg_f64)]
     pub noise: f64,
     /// Element type for .safetensors/.npz output.
-    #[arg(long, value_enum, default_value_t = DtypeArg::F64)]
-    pub dtype: DtypeArg,
+    #[arg(long, value_enum, default_value_t = FileDtype::F64)]
+    pub dtype: FileDtype,
     /// Output file (.json, .safetensors or .npz).
     #[arg(short = 'o', long = "out")]
     pub out: PathBuf,
-}
-
-/// Element type of tensor files.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum DtypeArg {
-    /// 64-bit floats.
-    F64,
-    /// 32-bit floats.
-    F32,
-}
-
-impl From<DtypeArg> for Dtype {
-    fn from(d: DtypeArg) -> Dtype {
-        match d {
-            DtypeArg::F64 => Dtype::F64,
-            DtypeArg::F32 => Dtype::F32,
-        }
-    }
 }
 
 #[derive(Serialize)]
@@ -88,6 +70,7 @@ struct GenReport {
 
 /// Runs `gen`.
 pub fn run(a: &GenArgs, _ctx: &Ctx) -> Result<Output, CliError> {
+    io::FileFormat::from_path(&a.out)?;
     let generator = match a.kind {
         Kind::Sphere => Generator::Sphere,
         Kind::Gaussian => Generator::Gaussian { variance: a.variance },
@@ -95,7 +78,7 @@ pub fn run(a: &GenArgs, _ctx: &Ctx) -> Result<Output, CliError> {
         Kind::Clusters => Generator::Clusters { clusters: a.clusters, noise: a.noise },
     };
     let data = generator.generate(a.d, a.m, a.seed)?;
-    io::write_data(&a.out, &data, a.dtype.into())?;
+    io::write_data(&a.out, &data, a.dtype)?;
     let (positives, negatives) = data.label_counts();
     let stats = data.inner_product_stats();
     let report = GenReport {

@@ -1,33 +1,14 @@
-//! `relucert kkt` and `relucert verify-kkt`: KKT certificates (DESIGN §2, §7).
+//! `relucert kkt` and `relucert verify-kkt`: KKT certificates (docs/kkt.md, docs/reports.md).
 
 use std::path::PathBuf;
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 
+use super::parse::{self, TauLadder};
+use super::paths::{self, named};
 use super::{load_pair, CliError, Ctx, Output};
-use crate::io;
-use crate::kkt::{self, InputInfo, KktReport, KktSettings, Norm, Support, REPORT_FORMAT};
-
-/// Residual norm on the command line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum NormArg {
-    /// Euclidean (NNLS through the Gram matrix; scales to large networks).
-    L2,
-    /// Largest entry (linear program; small networks).
-    Linf,
-    /// Sum of entries (linear program; small networks).
-    L1,
-}
-
-impl From<NormArg> for Norm {
-    fn from(n: NormArg) -> Norm {
-        match n {
-            NormArg::L2 => Norm::L2,
-            NormArg::Linf => Norm::Linf,
-            NormArg::L1 => Norm::L1,
-        }
-    }
-}
+use relucert::io;
+use relucert::kkt::{self, InputInfo, KktReport, KktSettings, Norm, Support, REPORT_FORMAT};
 
 /// Arguments of `kkt`.
 #[derive(Debug, Args)]
@@ -40,32 +21,24 @@ pub struct KktArgs {
     #[arg(long)]
     pub data: PathBuf,
     /// Residual norm.
-    #[arg(long, value_enum, default_value_t = NormArg::L2)]
-    pub norm: NormArg,
+    #[arg(long, value_enum, default_value_t = Norm::L2)]
+    pub norm: Norm,
     /// Ambiguity tolerance τ: |u_ij| ≤ τ·‖(w_j,b_j)‖·‖(x_i,1)‖ counts as a kink.
-    #[arg(long, default_value_t = 1e-9)]
+    #[arg(long, default_value_t = 1e-9, value_parser = parse::nonneg_f64)]
     pub tau: f64,
     /// Support: samples with q̂_i ≤ 1 + slack (the paper's 10 %).
-    #[arg(long, default_value_t = 0.1, conflicts_with = "all")]
+    #[arg(long, default_value_t = 0.1, conflicts_with = "all", value_parser = parse::nonneg_f64)]
     pub slack: f64,
     /// Support: every sample (δ = Σ λ_i (q̂_i − 1) then measures complementary slackness).
     #[arg(long)]
     pub all: bool,
     /// τ values of the τ-profile, comma-separated (empty string for none). Each is one
     /// more solve; large τ on large networks costs minutes.
-    #[arg(long, default_value = "1e-9,1e-6,1e-4,1e-3,1e-2")]
-    pub tau_ladder: String,
-    /// Write the certificate to this JSON file (atomically).
+    #[arg(long, default_value = "1e-9,1e-6,1e-4,1e-3,1e-2", value_parser = parse::tau_ladder)]
+    pub tau_ladder: TauLadder,
+    /// Write the certificate to this JSON file (atomically; the name must end in .json).
     #[arg(short = 'o', long = "out")]
     pub out: Option<PathBuf>,
-}
-
-fn parse_ladder(s: &str) -> Result<Vec<f64>, CliError> {
-    s.split(',')
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .map(|t| t.parse::<f64>().map_err(|_| CliError::Usage(format!("--tau-ladder: {t:?} is not a number"))))
-        .collect()
 }
 
 fn info(path: &std::path::Path, content_sha256: String) -> Result<InputInfo, CliError> {
@@ -75,12 +48,16 @@ fn info(path: &std::path::Path, content_sha256: String) -> Result<InputInfo, Cli
 
 /// Runs `kkt`.
 pub fn run(a: &KktArgs, _ctx: &Ctx) -> Result<Output, CliError> {
+    if let Some(out) = &a.out {
+        paths::json_report("-o", out)?;
+        paths::refuse_overwrite(&[named("-o", out)], &[named("--net", &a.net), named("--data", &a.data)])?;
+    }
     let (net, data) = load_pair(&a.net, &a.data)?;
     let settings = KktSettings {
-        norm: a.norm.into(),
+        norm: a.norm,
         tau: a.tau,
         support: if a.all { Support::All } else { Support::Margin { slack: a.slack } },
-        tau_ladder: parse_ladder(&a.tau_ladder)?,
+        tau_ladder: a.tau_ladder.0.clone(),
         ..KktSettings::default()
     };
     let mut report = kkt::certify(&net, &data, &settings)?;
@@ -118,7 +95,7 @@ pub fn run_verify(a: &VerifyKktArgs, _ctx: &Ctx) -> Result<Output, CliError> {
         return Err(kkt::KktError::UnknownFormat { found, expected: REPORT_FORMAT }.into());
     }
     let report: KktReport = serde_json::from_value(value)
-        .map_err(|e| CliError::Usage(format!("{}: not a valid {REPORT_FORMAT} certificate: {e}", a.cert.display())))?;
+        .map_err(|e| CliError::Input(format!("{}: not a valid {REPORT_FORMAT} certificate: {e}", a.cert.display())))?;
     let v = kkt::verify(&net, &data, &report)?;
     if !v.holds {
         return Err(CliError::KktFails { summary: v.summary() });

@@ -1,9 +1,13 @@
-//! The `relucert` command line (DESIGN §7), thin over the library.
+//! The `relucert` command line, thin over the library (binary-only: the library has no
+//! command-line code).
 //!
 //! Each subcommand lives in its own file as a clap `Args` struct plus a `run` function
 //! that turns typed settings into a library call and returns an [`Output`]: a JSON
 //! report and a short human summary. [`main`] parses, dispatches, prints one of the two
-//! (`--json` picks the report), and maps errors to a one-line message and exit code 1.
+//! (`--json` picks the report), and maps errors to a one-line message and exit code 1
+//! (2 for usage errors). Before any work, [`paths`] refuses an output that would
+//! overwrite an input.
+//! Every flag value is checked while parsing ([`parse`]), so a bad one exits with code 2.
 
 use std::io::{IsTerminal, Write};
 use std::path::Path;
@@ -13,7 +17,7 @@ use clap::{Parser, Subcommand};
 use serde::Serialize;
 use thiserror::Error;
 
-use crate::{data, io, net};
+use relucert::{data, io, net};
 
 mod check;
 mod construct;
@@ -23,9 +27,12 @@ mod gen;
 mod reproduce;
 mod train;
 mod kkt;
+mod parse;
+mod paths;
 mod polish;
 mod radius;
 mod theorem41;
+mod verify_radius;
 
 /// Every error a command can end with; printed as one line on stderr.
 #[derive(Debug, Error)]
@@ -41,13 +48,13 @@ pub enum CliError {
     Data(#[from] data::DataError),
     /// A construction refused the data.
     #[error("{0}")]
-    Construct(#[from] crate::construct::ConstructError),
+    Construct(#[from] relucert::construct::ConstructError),
     /// A sweep failed.
     #[error("{0}")]
-    Experiment(#[from] crate::experiments::ExpError),
+    Experiment(#[from] relucert::experiments::ExpError),
     /// A claim checker could not run.
     #[error("{0}")]
-    Check(#[from] crate::claims::CheckError),
+    Check(#[from] relucert::claims::CheckError),
     /// Some claims of the paper failed their checks (the report says which).
     #[error("{failed} of {total} claims failed (see the table above)")]
     ClaimsFailed {
@@ -60,7 +67,7 @@ pub enum CliError {
     },
     /// Bad training settings or inputs.
     #[error("{0}")]
-    Train(#[from] crate::train::TrainError),
+    Train(#[from] relucert::train::TrainError),
     /// Training ended without reaching its target for a reason that needs attention
     /// (non-finite values, inseparable data, no progress); the best network so far and
     /// the report were written.
@@ -73,7 +80,7 @@ pub enum CliError {
     },
     /// A KKT certificate could not be computed or checked.
     #[error("{0}")]
-    Kkt(#[from] crate::kkt::KktError),
+    Kkt(#[from] relucert::kkt::KktError),
     /// A KKT certificate does not hold (the message carries the measured residual).
     #[error("{summary}")]
     KktFails {
@@ -90,10 +97,21 @@ pub enum CliError {
     },
     /// A radius or Theorem 4.1 computation refused its input.
     #[error("{0}")]
-    Radius(#[from] crate::radius::RadiusError),
-    /// Arguments that parse but make no sense together.
+    Radius(#[from] relucert::radius::RadiusError),
+    /// Arguments that parse but make no sense together (exit 2, like clap's errors).
     #[error("{0}")]
     Usage(String),
+    /// An output names the same file as an input (exit 2; nothing was read or written).
+    #[error("refusing to write {output}: it is the input {input} (choose another output file)")]
+    OverwritesInput {
+        /// The output flag and path.
+        output: String,
+        /// The input flag and path.
+        input: String,
+    },
+    /// An input file whose content is not what the command needs.
+    #[error("{0}")]
+    Input(String),
     /// Input files that disagree with each other; names both files.
     #[error("{net} and {data}: {source}")]
     Mismatch {
@@ -104,6 +122,16 @@ pub enum CliError {
         /// What disagrees.
         source: net::NetError,
     },
+}
+
+impl CliError {
+    /// The exit code: 2 for usage errors (as clap's), 1 for everything else.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Usage(_) | CliError::OverwritesInput { .. } => 2,
+            _ => 1,
+        }
+    }
 }
 
 /// What a command produced: a JSON report and a human summary.
@@ -144,6 +172,10 @@ pub struct Cli {
     /// Print the command's report as one JSON object on stdout instead of a summary.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Most bytes one input-driven allocation may take (e.g. 8G, 512M); larger sizes are
+    /// refused before allocating, with the bytes needed [default: the available memory].
+    #[arg(long, global = true, value_name = "BYTES")]
+    pub max_memory: Option<relucert::io::MemoryBudget>,
     /// The command.
     #[command(subcommand)]
     pub command: Command,
@@ -170,6 +202,8 @@ pub enum Command {
     Polish(polish::PolishArgs),
     /// Exact, ray or Figure 1 L2 robustness radii.
     Radius(radius::RadiusArgs),
+    /// Re-check a saved radius proof independently of the solver.
+    VerifyRadius(verify_radius::VerifyRadiusArgs),
     /// Theorem 4.1's universal perturbation η·z on θ̂, and its hypotheses.
     Theorem41(theorem41::Theorem41Args),
     /// Check every claim of the paper on shipped fixtures (non-zero exit if one fails).
@@ -192,6 +226,7 @@ pub fn run(cli: &Cli, ctx: &Ctx) -> Result<Output, CliError> {
         Command::VerifyKkt(a) => kkt::run_verify(a, ctx),
         Command::Polish(a) => polish::run(a, ctx),
         Command::Radius(a) => radius::run(a, ctx),
+        Command::VerifyRadius(a) => verify_radius::run(a, ctx),
         Command::Theorem41(a) => theorem41::run(a, ctx),
     }
 }
@@ -205,6 +240,9 @@ pub fn main() -> ExitCode {
             return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
         }
     };
+    if let Some(budget) = cli.max_memory {
+        relucert::io::MemoryBudget::set_global(budget);
+    }
     let ctx = Ctx { json: cli.json, progress: !cli.json && std::io::stderr().is_terminal() };
     match run(&cli, &ctx) {
         Ok(out) => {
@@ -219,7 +257,7 @@ pub fn main() -> ExitCode {
             }
             let msg = e.to_string().replace('\n', " ");
             eprintln!("error: {msg}");
-            ExitCode::from(1)
+            ExitCode::from(e.exit_code())
         }
     }
 }

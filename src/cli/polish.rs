@@ -1,13 +1,14 @@
 //! `relucert polish`: a certified KKT point of the max-margin problem near a network
-//! (the library's [`crate::polish`]). Writes the network only when it is certified.
+//! (the library's `relucert::polish`). Writes the network only when it is certified.
 
 use std::path::PathBuf;
 
 use clap::Args;
 
+use super::paths::{self, named};
 use super::{load_pair, CliError, Ctx, Output};
-use crate::io::{self, Dtype};
-use crate::polish::{self, PolishSettings, PolishStatus};
+use relucert::io::{self, FileDtype};
+use relucert::polish::{self, PolishSettings, PolishStatus};
 
 /// Arguments of `polish`.
 #[derive(Debug, Args)]
@@ -39,6 +40,7 @@ pub struct PolishArgs {
 /// Runs `polish`: exit 0 with the network written when a KKT point is certified; an
 /// error (exit 1) after the report, with nothing written, otherwise.
 pub fn run(a: &PolishArgs, _ctx: &Ctx) -> Result<Output, CliError> {
+    paths::refuse_overwrite(&[named("-o", &a.out)], &[named("--net", &a.net), named("--data", &a.data)])?;
     let (net, data) = load_pair(&a.net, &a.data)?;
     let settings = PolishSettings {
         target_eps_rel: a.target_eps_rel,
@@ -51,7 +53,7 @@ pub fn run(a: &PolishArgs, _ctx: &Ctx) -> Result<Output, CliError> {
     let human = out.report.summary();
     match (&out.net, out.report.status) {
         (Some(star), PolishStatus::Kkt) => {
-            io::write_net(&a.out, star, Dtype::F64)?;
+            io::write_net(&a.out, star, FileDtype::F64)?;
             Ok(Output::new(&out.report, format!("{human}  written            {}\n", a.out.display())))
         }
         _ => Err(CliError::PolishFailed {

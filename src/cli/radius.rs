@@ -1,4 +1,5 @@
-//! `relucert radius`: exact, ray and Figure 1 robustness radii (DESIGN §3, §7).
+//! `relucert radius`: exact, ray and Figure 1 robustness radii (docs/radius.md), and
+//! the proof file of `--proof`.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -6,9 +7,10 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 
-use super::{load_pair, CliError, Ctx, Output};
-use crate::io;
-use crate::radius::{radius_report, RadiusMethod, RadiusReport, RadiusSettings};
+use super::paths::{self, named};
+use super::{load_pair, parse, CliError, Ctx, Output};
+use relucert::io;
+use relucert::radius::{radius_report, RadiusMethod, RadiusReport, RadiusSettings};
 
 /// Which radius to compute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
@@ -40,18 +42,22 @@ pub struct RadiusArgs {
     #[arg(long, value_delimiter = ',')]
     pub samples: Vec<usize>,
     /// Direction for `--method ray`: a JSON array of d numbers or a one-row data file.
-    #[arg(long)]
+    #[arg(long, required_if_eq("method", "ray"))]
     pub direction: Option<PathBuf>,
     /// Exact method: stop each sample after this many node QPs (regions) with a bracket.
     #[arg(long)]
     pub max_regions: Option<usize>,
     /// Exact method: stop each sample after this many seconds with a bracket.
-    #[arg(long)]
+    #[arg(long, value_parser = parse::seconds)]
     pub time_limit: Option<f64>,
     /// Figure 1: on-margin slack (q_i ≤ (1 + slack)·q_min; the paper's 0.1).
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = 0.1, value_parser = parse::nonneg_f64)]
     pub slack: f64,
-    /// Also write the report to this JSON file (atomically).
+    /// Exact method: write the proof of every lower bound to this JSON file (check it
+    /// with `relucert verify-radius`).
+    #[arg(long)]
+    pub proof: Option<PathBuf>,
+    /// Also write the report to this JSON file (atomically; the name must end in .json).
     #[arg(short = 'o', long = "out")]
     pub out: Option<PathBuf>,
 }
@@ -75,16 +81,32 @@ struct CliReport {
 
 /// Runs `radius`.
 pub fn run(a: &RadiusArgs, _ctx: &Ctx) -> Result<Output, CliError> {
+    if a.proof.is_some() && a.method != MethodArg::Exact {
+        return Err(CliError::Usage("--proof needs --method exact".into()));
+    }
+    let mut outputs = Vec::new();
+    if let Some(out) = &a.out {
+        paths::json_report("-o", out)?;
+        outputs.push(named("-o", out));
+    }
+    if let Some(proof) = &a.proof {
+        paths::json_report("--proof", proof)?;
+        outputs.push(named("--proof", proof));
+    }
+    if !outputs.is_empty() {
+        let mut inputs = vec![named("--net", &a.net), named("--data", &a.data)];
+        if let Some(u) = &a.direction {
+            inputs.push(named("--direction", u));
+        }
+        paths::refuse_overwrite(&outputs, &inputs)?;
+    }
     let (net, data) = load_pair(&a.net, &a.data)?;
     let mut direction = None;
     let method = match a.method {
         MethodArg::Exact => {
-            let time_limit = match a.time_limit {
-                None => None,
-                Some(t) if t.is_finite() && t >= 0.0 => Some(Duration::from_secs_f64(t)),
-                Some(t) => return Err(CliError::Usage(format!("--time-limit must be a finite number of seconds ≥ 0, got {t}"))),
-            };
-            RadiusMethod::Exact(RadiusSettings { max_regions: a.max_regions, time_limit, ..RadiusSettings::default() })
+            // `parse::seconds` admitted only values that a Duration holds.
+            let time_limit = a.time_limit.and_then(|t| Duration::try_from_secs_f64(t).ok());
+            RadiusMethod::Exact(RadiusSettings { max_regions: a.max_regions, time_limit, record_proof: a.proof.is_some(), ..RadiusSettings::default() })
         }
         MethodArg::Ray => {
             let path = a.direction.as_ref().ok_or_else(|| CliError::Usage("--method ray needs --direction FILE".into()))?;
@@ -95,6 +117,9 @@ pub fn run(a: &RadiusArgs, _ctx: &Ctx) -> Result<Output, CliError> {
         MethodArg::Fig1 => RadiusMethod::Fig1 { slack: a.slack },
     };
     let report = radius_report(&net, &data, &method, &a.samples)?;
+    if let (Some(path), Some(proof)) = (&a.proof, &report.proof) {
+        io::write_json(path, proof)?;
+    }
     let human = report.summary();
     let cli = CliReport {
         report,

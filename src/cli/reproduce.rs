@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 
-use super::{CliError, Ctx, Output};
-use crate::experiments::{self, Figure, Grid, ScheduleChoice, Shard, SweepEvent};
+use super::{parse, CliError, Ctx, Output};
+use relucert::experiments::{self, Figure, Grid, ScheduleChoice, Shard, SweepEvent};
 
 /// What to reproduce.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -19,15 +19,6 @@ pub enum Target {
     Fig2,
     /// Combine the shards found in DIR into runs.jsonl, summary.csv and the plot.
     Merge,
-}
-
-/// Training schedule of the sweep.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ScheduleArg {
-    /// The paper's protocol (lr 1e-5, ×1.1 every 100 iterations).
-    Paper,
-    /// The toolkit's fast loss-normalised schedule.
-    Fast,
 }
 
 /// Arguments of `reproduce`.
@@ -48,14 +39,18 @@ pub struct ReproduceArgs {
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Run only shard i of n (0 ≤ i < n): runs whose grid index ≡ i mod n.
-    #[arg(long)]
-    pub shard: Option<String>,
+    #[arg(long, value_parser = parse::shard)]
+    pub shard: Option<Shard>,
     /// Runs at once (default: 2 for --quick, each on one thread; else 1 run on 2 threads).
-    #[arg(long)]
+    #[arg(long, value_parser = parse::positive_usize)]
     pub jobs: Option<usize>,
     /// Training schedule (default: the paper's).
-    #[arg(long, value_enum, default_value_t = ScheduleArg::Paper)]
-    pub schedule: ScheduleArg,
+    #[arg(long, value_enum, default_value_t = ScheduleChoice::Paper)]
+    pub schedule: ScheduleChoice,
+    /// For `merge`: the figure to draw, when the directory's grid.json does not single
+    /// one out (Figures 1(a) and 2 share their runs).
+    #[arg(long, value_enum)]
+    pub figure: Option<Figure>,
 }
 
 #[derive(Serialize)]
@@ -73,36 +68,12 @@ struct ReproduceReport {
     wall_seconds: f64,
 }
 
-/// Summary rows, the CSV and plot written (if any runs exist), and runs still missing.
-struct Finished {
-    rows: Vec<experiments::SummaryRow>,
-    csv: Option<String>,
-    svg: Option<String>,
-    missing: usize,
-}
-
-fn finish(figure: Figure, dir: &std::path::Path, grid: &Grid) -> Result<Finished, CliError> {
-    let records = experiments::read_records(dir)?;
-    let keys: std::collections::HashSet<String> = records.iter().map(|r| r.key.clone()).collect();
-    let missing = grid.runs().iter().filter(|r| !keys.contains(&r.key())).count();
-    experiments::write_merged(dir, &records)?;
-    let rows = experiments::summarize(&records, figure == Figure::Fig1b);
-    if records.is_empty() {
-        return Ok(Finished { rows, csv: None, svg: None, missing });
-    }
-    let csv = dir.join("summary.csv");
-    experiments::write_summary_csv(&csv, &rows)?;
-    let svg = dir.join(format!("{}.svg", figure.name()));
-    experiments::plot(&svg, figure, &rows)?;
-    Ok(Finished { rows, csv: Some(csv.display().to_string()), svg: Some(svg.display().to_string()), missing })
-}
-
 fn table(rows: &[experiments::SummaryRow]) -> String {
     let mut s = String::from("group        d      m  runs   c* mean ± std        √d   on-margin  off-margin\n");
     for r in rows {
         s.push_str(&format!(
             "{:<6}{:>6} {:>5} {:>6} {:>5}  {:>8.4} ± {:<8.4} {:>7.3}  {:>9.3}  {:>10.1}\n",
-            r.group_kind, r.group, r.d, r.m, r.runs, r.c_star_mean, r.c_star_std, r.sqrt_d, r.on_margin_fraction_mean, r.off_margin_mean
+            r.group_kind.name(), r.group, r.d, r.m, r.runs, r.c_star_mean, r.c_star_std, r.sqrt_d, r.on_margin_fraction_mean, r.off_margin_mean
         ));
     }
     s
@@ -111,29 +82,21 @@ fn table(rows: &[experiments::SummaryRow]) -> String {
 /// Runs `reproduce`.
 pub fn run(a: &ReproduceArgs, ctx: &Ctx) -> Result<Output, CliError> {
     let start = std::time::Instant::now();
-    let (figure, dir, grid, outcome) = if a.target == Target::Merge {
+    let (dir, finished, outcome) = if a.target == Target::Merge {
         let dir = a.dir.clone().or_else(|| a.out.clone()).ok_or_else(|| CliError::Usage("reproduce merge needs the sweep directory: relucert reproduce merge DIR".into()))?;
-        let grid = experiments::read_grid(&dir)?;
-        let figure = if grid.alphas.is_empty() { Figure::Fig1b } else { Figure::Fig1a };
-        (figure, dir, grid, None)
+        let finished = experiments::merge(&dir, a.figure)?;
+        (dir, finished, None)
     } else {
-        if a.dir.is_some() {
-            return Err(CliError::Usage("a directory argument is only for `reproduce merge`; use --out DIR".into()));
+        if a.dir.is_some() || a.figure.is_some() {
+            return Err(CliError::Usage("a directory argument and --figure are only for `reproduce merge`; use --out DIR".into()));
         }
         let figure = match a.target {
             Target::Fig1a => Figure::Fig1a,
             Target::Fig1b => Figure::Fig1b,
             _ => Figure::Fig2,
         };
-        let schedule = match a.schedule {
-            ScheduleArg::Paper => ScheduleChoice::Paper,
-            ScheduleArg::Fast => ScheduleChoice::Fast,
-        };
-        let grid = Grid::paper(figure, a.quick, schedule);
-        let shard = match &a.shard {
-            Some(s) => Shard::parse(s)?,
-            None => Shard::ALL,
-        };
+        let grid = Grid::paper(figure, a.quick, a.schedule);
+        let shard = a.shard.unwrap_or(Shard::ALL);
         let dir = a.out.clone().unwrap_or_else(|| {
             PathBuf::from("reproduce-out").join(format!("{}{}", figure.name(), if a.quick { "-quick" } else { "" }))
         });
@@ -152,32 +115,40 @@ pub fn run(a: &ReproduceArgs, ctx: &Ctx) -> Result<Output, CliError> {
                     SweepEvent::RunStart(s) => b.set_message(s.key()),
                     SweepEvent::RunEnd(r) => {
                         b.inc(1);
-                        b.println(format!(
-                            "{}: c* = {}, on margin {}/{}, {:.1}s",
-                            r.key,
-                            r.c_star.map_or("inf".into(), |c| format!("{c:.4}")),
-                            r.on_margin,
-                            r.spec.m,
-                            r.wall_seconds
-                        ));
+                        b.println(match &r.fig1_failure {
+                            Some(why) => format!("{}: Figure-1 measurement failed: {why}, {:.1}s", r.key, r.wall_seconds),
+                            None => format!(
+                                "{}: c* = {}, on margin {}/{}, {:.1}s",
+                                r.key,
+                                r.c_star.map_or("inf".into(), |c| format!("{c:.4}")),
+                                r.on_margin.unwrap_or(0),
+                                r.spec.m,
+                                r.wall_seconds
+                            ),
+                        });
                     }
+                    SweepEvent::Warning(w) => b.println(format!("warning: {w}")),
                 }
+            } else if let SweepEvent::Warning(w) = ev {
+                eprintln!("warning: {w}");
             }
         };
         let jobs = a.jobs.unwrap_or(if a.quick { 2 } else { 1 });
-        if jobs == 0 {
-            return Err(CliError::Usage("--jobs must be at least 1".into()));
-        }
         let threads = if jobs > 1 { 1 } else { 2 };
         let g = grid.clone();
         let run = move |spec: &experiments::RunSpec| experiments::run_one(spec, &g, threads);
-        let outcome = experiments::sweep(&dir, &grid, shard, jobs, &run, &mut progress)?;
+        let outcome = experiments::sweep(&dir, figure, &grid, shard, jobs, &run, &mut progress)?;
         if let Some(b) = &bar {
             b.finish_and_clear();
         }
-        (figure, dir, grid, Some(outcome))
+        let finished = experiments::finish(&dir, figure, &grid)?;
+        (dir, finished, Some(outcome))
     };
-    let Finished { rows, csv, svg, missing } = finish(figure, &dir, &grid)?;
+    for w in &finished.warnings {
+        eprintln!("warning: {w}");
+    }
+    let experiments::Finished { figure, grid, rows, csv, svg, missing, .. } = finished;
+    let (csv, svg) = (csv.map(|p| p.display().to_string()), svg.map(|p| p.display().to_string()));
     let (ran, skipped) = outcome.as_ref().map_or((0, 0), |o| (o.ran, o.skipped));
     let report = ReproduceReport {
         format: "relucert/reproduce@1",

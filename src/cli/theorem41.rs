@@ -5,9 +5,10 @@ use std::path::PathBuf;
 use clap::Args;
 use serde::Serialize;
 
-use super::{load_pair, CliError, Ctx, Output};
-use crate::io;
-use crate::radius::{theorem41, Theorem41Report, Theorem41Settings};
+use super::paths::{self, named};
+use super::{load_pair, parse, CliError, Ctx, Output};
+use relucert::io;
+use relucert::radius::{theorem41, Theorem41Report, Theorem41Settings};
 
 /// Arguments of `theorem41`.
 #[derive(Debug, Args)]
@@ -20,9 +21,9 @@ pub struct Theorem41Args {
     #[arg(long)]
     pub data: PathBuf,
     /// On-margin slack: I = {i : q̂_i ≤ 1 + slack} (the paper's 0.1).
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = 0.1, value_parser = parse::nonneg_f64)]
     pub slack: f64,
-    /// Also write the report to this JSON file (atomically).
+    /// Also write the report to this JSON file (atomically; the name must end in .json).
     #[arg(short = 'o', long = "out")]
     pub out: Option<PathBuf>,
 }
@@ -38,6 +39,10 @@ struct CliReport {
 
 /// Runs `theorem41`.
 pub fn run(a: &Theorem41Args, _ctx: &Ctx) -> Result<Output, CliError> {
+    if let Some(out) = &a.out {
+        paths::json_report("-o", out)?;
+        paths::refuse_overwrite(&[named("-o", out)], &[named("--net", &a.net), named("--data", &a.data)])?;
+    }
     let (net, data) = load_pair(&a.net, &a.data)?;
     let settings = Theorem41Settings { slack: a.slack, ..Theorem41Settings::default() };
     let report = theorem41(&net, &data, &settings)?;

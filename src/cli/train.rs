@@ -1,52 +1,16 @@
-//! `relucert train`: gradient descent to a tiny loss (DESIGN §7, issue 3).
+//! `relucert train`: gradient descent to a tiny loss (docs/reports.md for the report).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
-use super::{fmt_num, CliError, Ctx, Output};
-use crate::io;
-use crate::train::{self, Dtype, Kernel, Loss, Schedule, TrainReport, TrainSettings};
-
-/// Loss choice.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LossArg {
-    /// e^{−q} (the paper's).
-    Exp,
-    /// ln(1 + e^{−q}).
-    Logistic,
-}
-
-/// Schedule choice.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ScheduleArg {
-    /// The paper's: lr 1e-5 × 1.1 every 100 iterations (--lr-start, --lr-factor, --lr-period).
-    Paper,
-    /// Loss-normalised steps α/L with backtracking (--grow, --shrink, --max-step).
-    Fast,
-}
-
-/// Arithmetic precision.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum DtypeArg {
-    /// Double precision.
-    F64,
-    /// Single precision.
-    F32,
-}
-
-/// Kernel choice.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum KernelArg {
-    /// Pick by cost.
-    Auto,
-    /// Two products per step.
-    Direct,
-    /// One product per step through K = X Xᵀ.
-    Gram,
-}
+use super::paths::{self, named};
+use super::{fmt_num, parse, CliError, Ctx, Output};
+use relucert::io;
+use relucert::experiments::ScheduleChoice;
+use relucert::train::{self, Kernel, Loss, Precision, Schedule, TrainReport, TrainSettings};
 
 /// Arguments of `train`.
 #[derive(Debug, Args)]
@@ -56,53 +20,54 @@ pub struct TrainArgs {
     #[arg(long)]
     pub data: PathBuf,
     /// Width k (number of hidden neurons); taken from --resume when omitted there.
-    #[arg(long)]
+    #[arg(long, value_parser = parse::positive_usize, required_unless_present = "resume")]
     pub width: Option<usize>,
     /// Loss.
-    #[arg(long, value_enum, default_value_t = LossArg::Exp)]
-    pub loss: LossArg,
-    /// Learning-rate schedule.
-    #[arg(long, value_enum, default_value_t = ScheduleArg::Fast)]
-    pub schedule: ScheduleArg,
+    #[arg(long, value_enum, default_value_t = Loss::Exp)]
+    pub loss: Loss,
+    /// Learning-rate schedule: `paper` uses --lr-start, --lr-factor and --lr-period;
+    /// `fast` uses --lr-start, --grow, --shrink and --max-step.
+    #[arg(long, value_enum, default_value_t = ScheduleChoice::Fast)]
+    pub schedule: ScheduleChoice,
     /// Initial learning rate (both schedules: the first step is start·∇L).
-    #[arg(long, default_value_t = 1e-5)]
+    #[arg(long, default_value_t = 1e-5, value_parser = parse::positive_f64)]
     pub lr_start: f64,
     /// Paper schedule: factor of each increase.
-    #[arg(long, default_value_t = 1.1)]
+    #[arg(long, default_value_t = 1.1, value_parser = parse::positive_f64)]
     pub lr_factor: f64,
     /// Paper schedule: iterations between increases.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = parse::positive_u64)]
     pub lr_period: u64,
     /// Fast schedule: α multiplier after an accepted step.
-    #[arg(long, default_value_t = 1.05)]
+    #[arg(long, default_value_t = 1.05, value_parser = parse::positive_f64)]
     pub grow: f64,
     /// Fast schedule: α multiplier after a rejected step.
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(long, default_value_t = 0.5, value_parser = parse::positive_f64)]
     pub shrink: f64,
     /// Fast schedule: largest α (step in units of ∇L/L).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = parse::positive_f64)]
     pub max_step: f64,
     /// Stop when the loss is below this (any exponent, e.g. 1e-400).
-    #[arg(long, default_value = "1e-30")]
-    pub target_loss: String,
+    #[arg(long, default_value = "1e-30", value_parser = parse::log10_loss)]
+    pub target_loss: f64,
     /// Largest number of proposed steps.
     #[arg(long, default_value_t = 10_000_000)]
     pub max_iters: u64,
     /// Wall-clock budget in seconds.
-    #[arg(long)]
+    #[arg(long, value_parser = parse::seconds)]
     pub time_limit: Option<f64>,
     /// Minibatch size (full batch when omitted or ≥ m).
-    #[arg(long)]
+    #[arg(long, value_parser = parse::positive_usize)]
     pub batch: Option<usize>,
     /// Seed of the initialisation and of the minibatch shuffling.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Multiplier of PyTorch's default initialisation.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = parse::positive_f64)]
     pub init_scale: f64,
     /// Precision of the arithmetic.
-    #[arg(long, value_enum, default_value_t = DtypeArg::F64)]
-    pub dtype: DtypeArg,
+    #[arg(long, value_enum, default_value_t = Precision::F64)]
+    pub dtype: Precision,
     /// First-layer bias (default, as nn.Linear).
     #[arg(long, overrides_with = "no_bias")]
     pub bias: bool,
@@ -110,8 +75,8 @@ pub struct TrainArgs {
     #[arg(long = "no-bias")]
     pub no_bias: bool,
     /// Kernel.
-    #[arg(long, value_enum, default_value_t = KernelArg::Auto)]
-    pub kernel: KernelArg,
+    #[arg(long, value_enum, default_value_t = Kernel::Auto)]
+    pub kernel: Kernel,
     /// Keep every sample in the backward product (no screening).
     #[arg(long)]
     pub no_screening: bool,
@@ -119,7 +84,7 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 2)]
     pub threads: usize,
     /// Write the network to -o every N accepted iterations (atomically).
-    #[arg(long)]
+    #[arg(long, value_parser = parse::positive_u64, requires = "out")]
     pub checkpoint_every: Option<u64>,
     /// Start from this network instead of a fresh initialisation.
     #[arg(long)]
@@ -128,6 +93,15 @@ pub struct TrainArgs {
     /// report file beside it, else 0); the paper schedule continues from it.
     #[arg(long)]
     pub start_iteration: Option<u64>,
+    /// Stop once the L2 KKT certificate gives eps_rel ≤ this (checked every so many steps).
+    #[arg(long)]
+    pub target_eps_rel: Option<f64>,
+    /// Ambiguity tolerance τ of that certificate.
+    #[arg(long, default_value_t = 1e-9)]
+    pub kkt_tau: f64,
+    /// Certify every N accepted steps (default: chosen so certifying takes about 10% of the time).
+    #[arg(long)]
+    pub kkt_every: Option<u64>,
     /// Output network (.json, .safetensors or .npz); the report goes to <out>.report.json.
     #[arg(short = 'o', long = "out")]
     pub out: Option<PathBuf>,
@@ -143,41 +117,30 @@ pub struct CliTrainReport {
     output: Option<String>,
 }
 
-/// A checkpoint's companion file `<out>.checkpoint.json`.
-#[derive(Debug, Serialize, serde::Deserialize)]
-struct Checkpoint {
-    format: String,
-    iteration: u64,
-    log10_loss: f64,
-}
-
-fn companion(out: &Path, suffix: &str) -> PathBuf {
-    let mut s = out.as_os_str().to_owned();
-    s.push(suffix);
-    PathBuf::from(s)
-}
-
-/// The latest iteration recorded beside a network: its checkpoint file or its report
-/// (whichever is later), else 0.
-fn resume_iteration(net: &Path) -> u64 {
-    let ckpt = io::read_json::<Checkpoint>(&companion(net, ".checkpoint.json")).map_or(0, |c| c.iteration);
-    let report = io::read_json::<serde_json::Value>(&companion(net, ".report.json"))
-        .ok()
-        .and_then(|v| v.get("last_iteration").and_then(|t| t.as_u64()))
-        .unwrap_or(0);
-    ckpt.max(report)
-}
-
 /// Runs `train`.
 pub fn run(a: &TrainArgs, ctx: &Ctx) -> Result<Output, CliError> {
+    if let Some(out) = &a.out {
+        io::FileFormat::from_path(out)?;
+        let (report, checkpoint) = (paths::companion(out, ".report.json"), paths::companion(out, ".checkpoint.json"));
+        let mut inputs = vec![named("--data", &a.data)];
+        if let Some(r) = &a.resume {
+            inputs.push(named("--resume", r));
+        }
+        paths::refuse_overwrite(&[named("-o", out), named("-o's report", &report), named("-o's checkpoint", &checkpoint)], &inputs)?;
+    }
+    if let Some(t) = a.start_iteration {
+        if t.checked_add(a.max_iters).is_none() {
+            return Err(CliError::Usage(format!("--start-iteration {t} plus --max-iters {} overflows the 64-bit iteration counter", a.max_iters)));
+        }
+    }
     let data = io::read_data(&a.data)?;
     let bias = !a.no_bias;
-    let (init, start_iteration) = match &a.resume {
+    let (init, start_iteration, state) = match &a.resume {
         Some(p) => {
             let net = io::read_net(p)?;
             if let Some(k) = a.width {
                 if k != net.width() {
-                    return Err(CliError::Usage(format!("--width {k} disagrees with the --resume network's width {}", net.width())));
+                    return Err(CliError::Input(format!("--width {k} disagrees with the --resume network's width {}", net.width())));
                 }
             }
             net.check_data(&data).map_err(|source| CliError::Mismatch {
@@ -185,47 +148,42 @@ pub fn run(a: &TrainArgs, ctx: &Ctx) -> Result<Output, CliError> {
                 data: a.data.display().to_string(),
                 source,
             })?;
-            (net, a.start_iteration.unwrap_or_else(|| resume_iteration(p)))
+            let at = train::resume_point(p)?;
+            let start = a.start_iteration.unwrap_or(at.iteration);
+            (net, start, at.state)
         }
         None => {
             let k = a.width.ok_or_else(|| CliError::Usage("--width is required (or --resume NET)".into()))?;
-            (train::init_net(data.d(), k, bias, a.seed, a.init_scale)?, a.start_iteration.unwrap_or(0))
+            // Sizes are checked (overflow, available memory) before anything is allocated.
+            let precision = a.dtype;
+            let probe = TrainSettings { dtype: precision, batch: a.batch, max_memory: train::available_memory(), ..TrainSettings::default() };
+            train::check_memory(data.m(), data.d(), k, &probe)?;
+            (train::init_net(data.d(), k, bias, a.seed, a.init_scale)?, a.start_iteration.unwrap_or(0), None)
         }
     };
     if a.checkpoint_every.is_some() && a.out.is_none() {
         return Err(CliError::Usage("--checkpoint-every needs -o FILE to write to".into()));
     }
-    if let Some(out) = &a.out {
-        io::FileFormat::from_path(out)?;
-    }
     let schedule = match a.schedule {
-        ScheduleArg::Paper => Schedule::Paper { start: a.lr_start, factor: a.lr_factor, period: a.lr_period },
-        ScheduleArg::Fast => Schedule::Fast { start: a.lr_start, grow: a.grow, shrink: a.shrink, max_step: a.max_step },
+        ScheduleChoice::Paper => Schedule::Paper { start: a.lr_start, factor: a.lr_factor, period: a.lr_period },
+        ScheduleChoice::Fast => Schedule::Fast { start: a.lr_start, grow: a.grow, shrink: a.shrink, max_step: a.max_step },
     };
     let settings = TrainSettings {
-        loss: match a.loss {
-            LossArg::Exp => Loss::Exp,
-            LossArg::Logistic => Loss::Logistic,
-        },
+        loss: a.loss,
         schedule,
-        target_log10_loss: train::parse_log10(&a.target_loss)?,
+        target_log10_loss: a.target_loss,
         max_iters: a.max_iters,
         time_limit: a.time_limit,
         batch: a.batch,
         seed: a.seed,
-        dtype: match a.dtype {
-            DtypeArg::F64 => Dtype::F64,
-            DtypeArg::F32 => Dtype::F32,
-        },
-        kernel: match a.kernel {
-            KernelArg::Auto => Kernel::Auto,
-            KernelArg::Direct => Kernel::Direct,
-            KernelArg::Gram => Kernel::Gram,
-        },
+        dtype: a.dtype,
+        kernel: a.kernel,
         screening: !a.no_screening,
         threads: a.threads,
         checkpoint_every: a.checkpoint_every,
         start_iteration,
+        max_memory: train::available_memory(),
+        certificate: a.target_eps_rel.map(|e| train::CertificateTarget { every: a.kkt_every, ..train::CertificateTarget::new(e, a.kkt_tau) }),
         ..TrainSettings::default()
     };
     let bar = if ctx.progress {
@@ -243,18 +201,19 @@ pub fn run(a: &TrainArgs, ctx: &Ctx) -> Result<Output, CliError> {
         ));
         bar.tick();
         if let (Some(net), Some(out)) = (p.checkpoint, &a.out) {
-            let res = io::write_net(out, net, io::Dtype::F64).and_then(|_| {
-                io::write_json(
-                    &companion(out, ".checkpoint.json"),
-                    &Checkpoint { format: "relucert/train-checkpoint@1".into(), iteration: p.iteration, log10_loss: p.log10_loss },
-                )
-            });
-            if let Err(e) = res {
+            let ckpt = train::Checkpoint {
+                format: train::CHECKPOINT_FORMAT.into(),
+                iteration: p.iteration,
+                log10_loss: p.log10_loss,
+                state: p.state.cloned(),
+                stop_reason: None,
+            };
+            if let Err(e) = train::write_checkpoint(out, net, &ckpt) {
                 ckpt_err.get_or_insert(e);
             }
         }
     };
-    let outcome = train::train(&data, init, &settings, &mut on_progress)?;
+    let outcome = train::train_from(&data, init, state.as_ref(), &settings, &mut on_progress)?;
     bar.finish_and_clear();
     if let Some(e) = ckpt_err {
         return Err(e.into());
@@ -266,8 +225,19 @@ pub fn run(a: &TrainArgs, ctx: &Ctx) -> Result<Output, CliError> {
         output: a.out.as_ref().map(|p| p.display().to_string()),
     };
     if let Some(out) = &a.out {
-        io::write_net(out, &outcome.net, io::Dtype::F64)?;
-        io::write_json(&companion(out, ".report.json"), &report)?;
+        io::write_net(out, &outcome.net, io::FileDtype::F64)?;
+        io::write_json(&train::report_path(out), &report)?;
+        if outcome.net == outcome.last {
+            // The final state continues exactly from the written network.
+            let ckpt = train::Checkpoint {
+                format: train::CHECKPOINT_FORMAT.into(),
+                iteration: outcome.report.last_iteration,
+                log10_loss: outcome.report.last_log10_loss,
+                state: Some(outcome.state.clone()),
+                stop_reason: Some(outcome.stop.kind()),
+            };
+            io::write_json(&train::checkpoint_path(out), &ckpt)?;
+        }
     }
     let r = &outcome.report;
     let human = format!(
@@ -276,8 +246,8 @@ pub fn run(a: &TrainArgs, ctx: &Ctx) -> Result<Output, CliError> {
         r.m,
         r.d,
         match a.schedule {
-            ScheduleArg::Paper => "paper",
-            ScheduleArg::Fast => "fast",
+            ScheduleChoice::Paper => "paper",
+            ScheduleChoice::Fast => "fast",
         },
         settings.loss,
         r.summary(),

@@ -5,46 +5,55 @@
 //! * L1: minimise Σ_p t_p subject to −t_p ≤ (θ̂ − A z)_p ≤ t_p;
 //!
 //! with z = (λ, μ) ≥ 0 and μ_t ≤ λ_a for each ambiguous pair t = (a, j). The matrix A
-//! (P rows, one per parameter) is written sparsely; its size is checked against
-//! [`super::KktSettings::lp_max_nonzeros`] before anything is built, because a dense
-//! simplex on a paper-sized network would not finish.
+//! (P rows, one per parameter) is written sparsely, all at once: this is the reference
+//! ([`super::LpMethod::Explicit`]) that the generation of `lpgen` is tested against; its
+//! memory is checked by the estimate of `memory` before anything is built.
 
-use good_lp::{variable, Expression, ProblemVariables, ResolutionError, Solution, SolverModel, Variable, WithTimeLimit};
+use good_lp::{
+    variable, Expression, ProblemVariables, ResolutionError, Solution, SolutionStatus, SolverModel, Variable,
+    WithTimeLimit,
+};
 
 use super::problem::Problem;
-use super::Norm;
+use super::{Norm, SolveStatus};
 use crate::net::Net;
 
-/// Number of nonzeros of A (an upper bound used for the size guard).
-pub(crate) fn nonzeros(p: &Problem) -> usize {
-    let (ns, k) = (p.ns(), p.k);
-    let per_row: Vec<usize> = (0..ns)
-        .map(|a| p.xs.row(a).iter().filter(|t| **t != 0.0).count() + usize::from(p.bias))
-        .collect();
-    let mut nnz = 0usize;
-    for (a, &row) in per_row.iter().enumerate() {
-        for j in 0..k {
-            if p.on[a * k + j] {
-                nnz += row;
-            }
-            if p.sig[(a, j)] > 0.0 {
-                nnz += 1;
-            }
-        }
+/// The factor by which the LPs are solved scaled: ‖θ̂‖∞ becomes 1e5, so that microlp's
+/// absolute tolerance (1e-10) is about 1e-15 relative.
+pub(crate) fn scale_of(theta: &nalgebra::DVector<f64>) -> f64 {
+    let top = theta.iter().fold(0.0f64, |a, t| a.max(t.abs()));
+    if top > 0.0 && top.is_finite() {
+        1e5 / top
+    } else {
+        1.0
     }
-    nnz + p.amb.iter().map(|&(a, _)| per_row[a]).sum::<usize>()
 }
 
-/// Solves the LP; returns z = (λ, μ).
-pub(crate) fn solve(p: &Problem, hat: &Net, norm: Norm, time_limit: f64) -> Result<Vec<f64>, ResolutionError> {
+/// The status good_lp reports for a solution (not inferred from the wall clock).
+pub(crate) fn lp_status(status: SolutionStatus) -> SolveStatus {
+    match status {
+        SolutionStatus::Optimal => SolveStatus::Optimal,
+        SolutionStatus::TimeLimit => SolveStatus::NotOptimal { reason: "LP time limit reached".into() },
+        SolutionStatus::GapLimit => SolveStatus::NotOptimal { reason: "LP stopped at its gap limit".into() },
+    }
+}
+
+/// Solves the LP; returns z = (λ, μ) and the solver's status.
+pub(crate) fn solve(
+    p: &Problem,
+    hat: &Net,
+    norm: Norm,
+    time_limit: f64,
+) -> Result<(Vec<f64>, SolveStatus), ResolutionError> {
     let (ns, k) = (p.ns(), p.k);
     let d = hat.dim();
     let mut vars = ProblemVariables::new();
     let z: Vec<Variable> = (0..p.nvars()).map(|_| vars.add(variable().min(0.0))).collect();
     let theta = hat.flatten();
+    let scale = scale_of(&theta);
     let nparams = theta.len();
     // Residual expressions, one per parameter.
-    let mut rows: Vec<Expression> = theta.iter().map(|&t| Expression::from(t)).collect();
+    let mut rows: Vec<Expression> = theta.iter().map(|&t| Expression::from(t * scale)).collect();
     // Per neuron: the samples that contribute to its (w_j, b_j) block, with variable.
     let mut contrib: Vec<Vec<(usize, Variable)>> = vec![Vec::new(); k];
     for (a, &za) in z.iter().take(ns).enumerate() {
@@ -106,5 +115,5 @@ pub(crate) fn solve(p: &Problem, hat: &Net, norm: Norm, time_limit: f64) -> Resu
         model.add_constraint(Expression::from(z[ns + t]).leq(z[a]));
     }
     let sol = model.solve()?;
-    Ok(z.iter().map(|&var| sol.value(var)).collect())
+    Ok((z.iter().map(|&var| sol.value(var) / scale).collect(), lp_status(sol.status())))
 }

@@ -6,7 +6,8 @@
 //! factorization: an active-set-like method and comparisons", SIAM J. Sci. Comput.
 //! 33 (2011)), with Júdice–Pires' backup rule for finite termination. Each iteration
 //! solves `G_FF z_F = c_F` by a Cholesky factorisation (faer); a tiny ridge is added only
-//! when the free block is numerically singular.
+//! when the free block is numerically singular, and the outcome then says so
+//! ([`NnlsOutcome::Ridge`]) instead of claiming convergence.
 
 use faer::linalg::solvers::Solve;
 use faer::{Mat, Side};
@@ -18,6 +19,30 @@ pub(crate) enum NnlsOutcome {
     Converged,
     /// The iteration budget ran out (the iterate is still returned).
     MaxIterations,
+    /// The pivoting stopped, but the last free block was singular and regularised by a
+    /// ridge: the point is near-optimal, not proved optimal.
+    Ridge,
+    /// The last free block could not be factorised even with a ridge; its variables
+    /// were set to 0.
+    ZeroFallback,
+}
+
+/// How [`solve_free`] solved its system.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FreeSolve {
+    Exact,
+    Ridge,
+    Zero,
+}
+
+impl FreeSolve {
+    fn outcome(self) -> NnlsOutcome {
+        match self {
+            FreeSolve::Exact => NnlsOutcome::Converged,
+            FreeSolve::Ridge => NnlsOutcome::Ridge,
+            FreeSolve::Zero => NnlsOutcome::ZeroFallback,
+        }
+    }
 }
 
 /// Result of [`solve`].
@@ -40,11 +65,12 @@ pub(crate) fn solve(n: usize, gram: impl Fn(usize, usize) -> f64 + Sync, c: &[f6
     let mut best_infeasible = n + 1;
     let mut backup = 3usize;
     let mut iterations = 0;
+    let mut last = FreeSolve::Exact;
     loop {
         let infeasible: Vec<usize> =
             (0..n).filter(|&p| if free[p] { z[p] < 0.0 } else { y[p] < -tol }).collect();
         if infeasible.is_empty() {
-            return NnlsResult { z, outcome: NnlsOutcome::Converged, iterations };
+            return NnlsResult { z, outcome: last.outcome(), iterations };
         }
         if iterations >= max_iter {
             return NnlsResult { z, outcome: NnlsOutcome::MaxIterations, iterations };
@@ -66,7 +92,8 @@ pub(crate) fn solve(n: usize, gram: impl Fn(usize, usize) -> f64 + Sync, c: &[f6
             free[p] = !free[p];
         }
         let fset: Vec<usize> = (0..n).filter(|&p| free[p]).collect();
-        let zf = solve_free(&fset, &gram, c, diag_max);
+        let (zf, how) = solve_free(&fset, &gram, c, diag_max);
+        last = how;
         z.iter_mut().for_each(|t| *t = 0.0);
         for (&p, &val) in fset.iter().zip(&zf) {
             z[p] = val;
@@ -100,6 +127,7 @@ pub(crate) fn solve_lawson_hanson(
     let mut passive = vec![false; n];
     let mut z = vec![0.0; n];
     let mut iterations = 0;
+    let mut last = FreeSolve::Exact;
     loop {
         // w = c − G z (the negative gradient).
         let pset: Vec<usize> = (0..n).filter(|&p| passive[p]).collect();
@@ -109,7 +137,7 @@ pub(crate) fn solve_lawson_hanson(
             .collect();
         let best = (0..n).filter(|&p| !passive[p] && w[p] > tol).max_by(|&a, &b| w[a].total_cmp(&w[b]));
         let Some(t) = best else {
-            return NnlsResult { z, outcome: NnlsOutcome::Converged, iterations };
+            return NnlsResult { z, outcome: last.outcome(), iterations };
         };
         if iterations >= max_iter {
             return NnlsResult { z, outcome: NnlsOutcome::MaxIterations, iterations };
@@ -118,7 +146,8 @@ pub(crate) fn solve_lawson_hanson(
         loop {
             iterations += 1;
             let pset: Vec<usize> = (0..n).filter(|&p| passive[p]).collect();
-            let sp = solve_free(&pset, &gram, c, diag_max);
+            let (sp, how) = solve_free(&pset, &gram, c, diag_max);
+            last = how;
             if sp.iter().all(|&v| v > 0.0) {
                 for (&p, &v) in pset.iter().zip(&sp) {
                     z[p] = v;
@@ -151,11 +180,17 @@ pub(crate) fn solve_lawson_hanson(
     }
 }
 
-/// Solves `G_FF z = c_F`, with a ridge only if the Cholesky factorisation fails.
-fn solve_free(fset: &[usize], gram: &impl Fn(usize, usize) -> f64, c: &[f64], diag_max: f64) -> Vec<f64> {
+/// Solves `G_FF z = c_F`, with a ridge only if the Cholesky factorisation fails; says
+/// which way it went.
+fn solve_free(
+    fset: &[usize],
+    gram: &impl Fn(usize, usize) -> f64,
+    c: &[f64],
+    diag_max: f64,
+) -> (Vec<f64>, FreeSolve) {
     let nf = fset.len();
     if nf == 0 {
-        return Vec::new();
+        return (Vec::new(), FreeSolve::Exact);
     }
     let g = Mat::<f64>::from_fn(nf, nf, |r, s| gram(fset[r], fset[s]));
     let rhs = Mat::<f64>::from_fn(nf, 1, |r, _| c[fset[r]]);
@@ -166,10 +201,35 @@ fn solve_free(fset: &[usize], gram: &impl Fn(usize, usize) -> f64, c: &[f64], di
             let sol = llt.solve(&rhs);
             let out: Vec<f64> = (0..nf).map(|r| sol[(r, 0)]).collect();
             if out.iter().all(|t| t.is_finite()) {
-                return out;
+                return (out, if ridge > 0.0 { FreeSolve::Ridge } else { FreeSolve::Exact });
             }
         }
         ridge = if ridge == 0.0 { 1e-14 * diag_max } else { ridge * 100.0 };
     }
-    vec![0.0; nf]
+    (vec![0.0; nf], FreeSolve::Zero)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two identical columns: the free block [[1, 1], [1, 1]] is singular, so block
+    /// pivoting needs a ridge, and must say so rather than claim convergence.
+    #[test]
+    fn ridge_is_not_reported_as_converged() {
+        let g = [[1.0, 1.0], [1.0, 1.0]];
+        let r = solve(2, |a, b| g[a][b], &[1.0, 1.0], 100);
+        assert_eq!(r.outcome, NnlsOutcome::Ridge);
+        // Lawson–Hanson keeps its passive set independent and converges exactly.
+        let lh = solve_lawson_hanson(2, |a, b| g[a][b], &[1.0, 1.0], 100);
+        assert_eq!(lh.outcome, NnlsOutcome::Converged);
+        assert!((lh.z[0] + lh.z[1] - 1.0).abs() < 1e-12);
+    }
+
+    /// A non-finite Gram entry defeats every ridge: the zero fallback says so.
+    #[test]
+    fn zero_fallback_is_reported() {
+        let r = solve(1, |_, _| f64::NAN, &[1.0], 10);
+        assert_eq!(r.outcome, NnlsOutcome::ZeroFallback);
+    }
 }

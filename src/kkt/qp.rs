@@ -64,9 +64,10 @@ pub(crate) fn solve(
     let settings = DefaultSettings::<f64> {
         verbose: false,
         time_limit,
-        tol_gap_abs: 1e-12,
-        tol_gap_rel: 1e-12,
-        tol_feas: 1e-12,
+        // Tighter than 1e-10 often ends in InsufficientProgress on singular Gram matrices.
+        tol_gap_abs: 1e-10,
+        tol_gap_rel: 1e-10,
+        tol_feas: 1e-10,
         max_iter: 400,
         ..DefaultSettings::default()
     };

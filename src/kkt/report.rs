@@ -1,11 +1,10 @@
-//! The certificate (`relucert/kkt@1`, DESIGN §7) and its independent verification.
+//! The certificate (`relucert/kkt@1`, fields in docs/reports.md): [`KktReport`] and
+//! the types it holds (solver, status, subgradient choices, τ-profile), with the
+//! human summary.
 
-use nalgebra::DVector;
 use serde::{Deserialize, Serialize};
 
-use super::{data_content_hash, net_content_hash, KktError, Norm, VERIFY_ABS_TOL, VERIFY_REL_TOL};
-use crate::data::Dataset;
-use crate::net::Net;
+use super::Norm;
 
 /// Format tag of a KKT certificate.
 pub const REPORT_FORMAT: &str = "relucert/kkt@1";
@@ -27,22 +26,100 @@ pub struct InputInfo {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum SolveStatus {
-    /// The solver proved optimality (to its tolerance).
+    /// The solver proved optimality (its optimality conditions were checked).
     Optimal,
-    /// Clarabel's `AlmostSolved`: optimal to reduced accuracy.
+    /// Clarabel's `AlmostSolved`: near-optimal to reduced accuracy, not a proof.
     ReducedAccuracy,
-    /// Stopped early or failed to prove optimality.
+    /// Stopped early or failed to prove optimality: ε is an upper bound on the smallest
+    /// residual, not a certificate that it is minimal.
     NotOptimal {
         /// Why.
         reason: String,
     },
 }
 
+impl SolveStatus {
+    /// `optimal`, `reduced accuracy`, or `not optimal (why)`.
+    pub fn describe(&self) -> String {
+        match self {
+            SolveStatus::Optimal => "optimal".to_string(),
+            SolveStatus::ReducedAccuracy => "reduced accuracy".to_string(),
+            SolveStatus::NotOptimal { reason } => format!("not optimal ({reason})"),
+        }
+    }
+}
+
+/// Which solver produced the multipliers. Serialised as the strings below; the labels
+/// of earlier versions (`active-set-nnls…`, given to the same block-pivoting solver) are
+/// still read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SolverMethod {
+    /// Block principal pivoting NNLS on the Gram matrix (Kim & Park 2011).
+    #[serde(rename = "block-pivoting-nnls", alias = "active-set-nnls")]
+    BlockPivotingNnls,
+    /// Lawson–Hanson NNLS (the fallback when pivoting cycles).
+    #[serde(rename = "lawson-hanson-nnls")]
+    LawsonHansonNnls,
+    /// Block pivoting NNLS, then clarabel because the ambiguity constraints bound.
+    #[serde(rename = "block-pivoting-nnls+clarabel", alias = "active-set-nnls+clarabel")]
+    BlockPivotingNnlsClarabel,
+    /// Lawson–Hanson NNLS, then clarabel because the ambiguity constraints bound.
+    #[serde(rename = "lawson-hanson-nnls+clarabel")]
+    LawsonHansonNnlsClarabel,
+    /// Clarabel's interior point on the full QP.
+    #[serde(rename = "clarabel")]
+    Clarabel,
+    /// The explicit LP with good_lp + microlp.
+    #[serde(rename = "microlp")]
+    Microlp,
+    /// Block pivoting on the coupled problem (μ ≤ λ as merged bounds).
+    #[serde(rename = "coupled-active-set")]
+    CoupledActiveSet,
+    /// The coupled active set, then clarabel because it did not converge.
+    #[serde(rename = "coupled-active-set+clarabel")]
+    CoupledActiveSetClarabel,
+    /// L∞ by row generation on master LPs with good_lp + microlp.
+    #[serde(rename = "row-generation+microlp")]
+    RowGeneration,
+    /// L1 by a sign working set on master LPs with good_lp + microlp.
+    #[serde(rename = "sign-working-set+microlp")]
+    SignWorkingSet,
+}
+
+impl SolverMethod {
+    /// The label as in the report.
+    pub fn label(self) -> &'static str {
+        match self {
+            SolverMethod::BlockPivotingNnls => "block-pivoting-nnls",
+            SolverMethod::LawsonHansonNnls => "lawson-hanson-nnls",
+            SolverMethod::BlockPivotingNnlsClarabel => "block-pivoting-nnls+clarabel",
+            SolverMethod::LawsonHansonNnlsClarabel => "lawson-hanson-nnls+clarabel",
+            SolverMethod::Clarabel => "clarabel",
+            SolverMethod::Microlp => "microlp",
+            SolverMethod::CoupledActiveSet => "coupled-active-set",
+            SolverMethod::CoupledActiveSetClarabel => "coupled-active-set+clarabel",
+            SolverMethod::RowGeneration => "row-generation+microlp",
+            SolverMethod::SignWorkingSet => "sign-working-set+microlp",
+        }
+    }
+
+    /// Whether clarabel ran.
+    pub fn uses_clarabel(self) -> bool {
+        matches!(
+            self,
+            SolverMethod::BlockPivotingNnlsClarabel
+                | SolverMethod::LawsonHansonNnlsClarabel
+                | SolverMethod::Clarabel
+                | SolverMethod::CoupledActiveSetClarabel
+        )
+    }
+}
+
 /// Which solver ran and how it ended.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SolverInfo {
-    /// `active-set-nnls`, `active-set-nnls+clarabel`, `clarabel` or `microlp`.
-    pub method: String,
+    /// The method.
+    pub method: SolverMethod,
     /// Outcome.
     pub status: SolveStatus,
     /// Iterations (0 when the solver does not report them).
@@ -75,14 +152,16 @@ pub struct TauPoint {
     pub note: Option<String>,
 }
 
-/// A KKT certificate (DESIGN §7 `kkt` fields, and more).
+/// A KKT certificate (the `kkt` fields of docs/reports.md, and more).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct KktReport {
     /// `relucert/kkt@1`.
     pub format: String,
     /// Residual norm.
     pub norm: Norm,
-    /// Ambiguity tolerance τ.
+    /// Ambiguity tolerance τ. With τ > 0 the certificate is (ε, δ)-KKT for the
+    /// τ-relaxed subdifferential (s_ij ∈ [0, 1] wherever |u_ij| ≤ τ·scale), see
+    /// docs/kkt.md.
     pub tau: f64,
     /// Support slack (`null` with `--all`).
     pub slack: Option<f64>,
@@ -121,6 +200,16 @@ pub struct KktReport {
     pub subgradient_choices: Vec<SubgradientChoice>,
     /// Solver and status.
     pub solver: SolverInfo,
+    /// Master LPs solved by the L∞/L1 generation (absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rounds: Option<usize>,
+    /// Rows in the final working set of the L∞/L1 generation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub working_set: Option<usize>,
+    /// ε minus the last master LP's lower bound (the generation closed when it is at
+    /// most 1e-12·‖θ̂‖ in the same norm).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub final_gap: Option<f64>,
     /// Samples.
     pub m: usize,
     /// Width.
@@ -138,16 +227,26 @@ pub struct KktReport {
 }
 
 impl KktReport {
+    /// What the certificate certifies, in words: (ε, δ)-KKT for the Clarke
+    /// subdifferential at τ = 0, for the τ-relaxed subdifferential at τ > 0.
+    pub fn meaning(&self) -> String {
+        if self.tau > 0.0 {
+            format!(
+                "(eps, delta)-KKT for the tau-relaxed subdifferential (tau = {:e}: s_ij in [0, 1] at the {} pairs with |u_ij| <= tau*scale)",
+                self.tau, self.ambiguous_pairs
+            )
+        } else {
+            "(eps, delta)-KKT for the Clarke subdifferential (tau = 0)".to_string()
+        }
+    }
+
     /// A short human summary.
     pub fn summary(&self) -> String {
         let mut s = String::new();
-        let status = match &self.solver.status {
-            SolveStatus::Optimal => "optimal".to_string(),
-            SolveStatus::ReducedAccuracy => "reduced accuracy".to_string(),
-            SolveStatus::NotOptimal { reason } => format!("not optimal ({reason})"),
-        };
+        let status = self.solver.status.describe();
         let slack = self.slack.map_or("all samples".to_string(), |x| format!("q̂ ≤ 1 + {x}"));
         s += &format!("KKT certificate ({}), network m={} k={} d={} bias={}\n", self.norm.name(), self.m, self.k, self.d, self.bias);
+        s += &format!("  certifies        {}\n", self.meaning());
         s += &format!("  q_min            {:.6e}\n", self.q_min);
         s += &format!("  support          {} samples ({slack})\n", self.support.len());
         s += &format!("  ambiguous pairs  {} (tau = {:e})\n", self.ambiguous_pairs, self.tau);
@@ -155,7 +254,10 @@ impl KktReport {
         s += &format!("  eps_rel          {:.6e}\n", self.eps_rel);
         s += &format!("  delta            {:.6e}\n", self.delta);
         s += &format!("  sum lambda       {:.6e}   |theta_hat|^2/2 = {:.6e}\n", self.lambda_sum, self.theta_norm_sq_half);
-        s += &format!("  solver           {} ({status}), {:.3} s\n", self.solver.method, self.solver.seconds);
+        s += &format!("  solver           {} ({status}), {:.3} s\n", self.solver.method.label(), self.solver.seconds);
+        if let (Some(r), Some(w), Some(g)) = (self.rounds, self.working_set, self.final_gap) {
+            s += &format!("  generation       {r} rounds, working set {w} rows, final gap {g:.3e}\n");
+        }
         if !self.tau_profile.is_empty() {
             s += "  tau profile      tau        eps_rel      ambiguous\n";
             for t in &self.tau_profile {
@@ -168,202 +270,4 @@ impl KktReport {
         }
         s
     }
-}
-
-/// Why a certificate does not hold.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum VerifyFailure {
-    /// A multiplier is negative or not finite.
-    BadMultiplier {
-        /// Sample.
-        sample: usize,
-        /// Value.
-        value: f64,
-    },
-    /// A sample outside the support has a nonzero multiplier.
-    OffSupport {
-        /// Sample.
-        sample: usize,
-    },
-    /// A support sample is above the stated slack.
-    NotOnMargin {
-        /// Sample.
-        sample: usize,
-        /// Its normalised margin.
-        margin: f64,
-    },
-    /// A subgradient choice is at a pair that is not ambiguous, or s ∉ [0, 1], or the
-    /// indices are out of range.
-    BadChoice {
-        /// Sample.
-        sample: usize,
-        /// Neuron.
-        neuron: usize,
-        /// Why.
-        reason: String,
-    },
-    /// The measured residual exceeds the stated ε.
-    Residual {
-        /// Measured.
-        measured: f64,
-        /// Stated.
-        stated: f64,
-    },
-    /// The measured δ exceeds the stated δ.
-    Delta {
-        /// Measured.
-        measured: f64,
-        /// Stated.
-        stated: f64,
-    },
-}
-
-/// Result of re-checking a certificate.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Verification {
-    /// Whether the certificate holds at its stated ε and δ.
-    pub holds: bool,
-    /// Residual recomputed from per-sample gradients, in the report's norm.
-    pub eps_measured: f64,
-    /// ε in the certificate.
-    pub eps_stated: f64,
-    /// Measured ε / ‖θ̂‖.
-    pub eps_rel_measured: f64,
-    /// Σ λ_i (q̂_i − 1) recomputed.
-    pub delta_measured: f64,
-    /// δ in the certificate.
-    pub delta_stated: f64,
-    /// Everything that fails.
-    pub failures: Vec<VerifyFailure>,
-}
-
-impl Verification {
-    /// One line for humans.
-    pub fn summary(&self) -> String {
-        if self.holds {
-            format!(
-                "certificate holds: measured eps = {:.6e} ≤ stated {:.6e} (eps_rel {:.3e}), delta = {:.3e}",
-                self.eps_measured, self.eps_stated, self.eps_rel_measured, self.delta_measured
-            )
-        } else {
-            let first = self.failures.first().map_or(String::new(), |f| format!("{f:?}"));
-            format!(
-                "certificate does NOT hold: measured eps = {:.6e}, stated {:.6e}; {} failure(s), first: {first}",
-                self.eps_measured,
-                self.eps_stated,
-                self.failures.len()
-            )
-        }
-    }
-}
-
-pub(super) fn verify(net: &Net, data: &Dataset, report: &KktReport) -> Result<Verification, KktError> {
-    if report.format != REPORT_FORMAT {
-        return Err(KktError::UnknownFormat { found: report.format.clone(), expected: REPORT_FORMAT });
-    }
-    net.check_data(data)?;
-    let got = net_content_hash(net);
-    if got != report.net.content_sha256 {
-        return Err(KktError::HashMismatch { what: "network", expected: report.net.content_sha256.clone(), got });
-    }
-    let got = data_content_hash(data);
-    if got != report.data.content_sha256 {
-        return Err(KktError::HashMismatch { what: "dataset", expected: report.data.content_sha256.clone(), got });
-    }
-    let m = data.m();
-    if report.lambda.len() != m {
-        return Err(KktError::ReportShape { field: "lambda", expected: m, got: report.lambda.len() });
-    }
-    let (hat, _q_min) = net.normalized(data)?;
-    let qhat = hat.margins(data)?;
-    let k = hat.width();
-    let mut failures = Vec::new();
-    let mut in_support = vec![false; m];
-    for &i in &report.support {
-        if i >= m {
-            return Err(KktError::ReportShape { field: "support (index out of range)", expected: m, got: i + 1 });
-        }
-        in_support[i] = true;
-        if let Some(slack) = report.slack {
-            let limit = (1.0 + slack) * (1.0 + VERIFY_REL_TOL);
-            if !within(qhat[i], limit) {
-                failures.push(VerifyFailure::NotOnMargin { sample: i, margin: qhat[i] });
-            }
-        }
-    }
-    for (i, &l) in report.lambda.iter().enumerate() {
-        if !(l.is_finite() && l >= 0.0) {
-            failures.push(VerifyFailure::BadMultiplier { sample: i, value: l });
-        } else if l > 0.0 && !in_support[i] {
-            failures.push(VerifyFailure::OffSupport { sample: i });
-        }
-    }
-    // Subgradient choices, s[i][j] overrides.
-    let mut overrides: Vec<Vec<(usize, f64)>> = vec![Vec::new(); m];
-    for ch in &report.subgradient_choices {
-        let (i, j) = (ch.sample, ch.neuron);
-        let fail = |reason: String| VerifyFailure::BadChoice { sample: i, neuron: j, reason };
-        if i >= m || j >= k {
-            failures.push(fail(format!("index out of range (m = {m}, k = {k})")));
-            continue;
-        }
-        if !(0.0..=1.0).contains(&ch.s) {
-            failures.push(fail(format!("s = {} is not in [0, 1]", ch.s)));
-            continue;
-        }
-        let x = data.row(i);
-        let u = hat.preactivation_one(j, &x);
-        let thr = report.tau * hat.kink_scale(j, &x) * (1.0 + VERIFY_REL_TOL);
-        if !within(u.abs(), thr) {
-            failures.push(fail(format!("|u| = {:e} > tau·scale = {thr:e}: not a kink", u.abs())));
-            continue;
-        }
-        overrides[i].push((j, ch.s));
-    }
-    // Residual from explicit per-sample gradients.
-    let mut acc = DVector::<f64>::zeros(hat.param_count());
-    let mut delta_measured = 0.0;
-    let mut lambda_abs = 0.0;
-    for i in 0..m {
-        let l = report.lambda[i];
-        if !(l.is_finite() && l > 0.0) {
-            continue;
-        }
-        let x = data.row(i);
-        let mut s: Vec<f64> = (0..k).map(|j| if hat.preactivation_one(j, &x) > 0.0 { 1.0 } else { 0.0 }).collect();
-        for &(j, sj) in &overrides[i] {
-            s[j] = sj;
-        }
-        let h = hat.sample_gradient(&x, data.y()[i], &s);
-        acc.axpy(l, &h, 1.0);
-        delta_measured += l * (qhat[i] - 1.0);
-        lambda_abs += l;
-    }
-    let theta = hat.flatten();
-    let r = &theta - &acc;
-    let eps_measured = report.norm.of(&r);
-    let theta_norm = report.norm.of(&theta);
-    let eps_tol = report.eps * (1.0 + VERIFY_REL_TOL) + VERIFY_ABS_TOL * theta_norm;
-    if !within(eps_measured, eps_tol) {
-        failures.push(VerifyFailure::Residual { measured: eps_measured, stated: report.eps });
-    }
-    let delta_tol = report.delta + VERIFY_REL_TOL * report.delta.abs() + VERIFY_ABS_TOL * lambda_abs.max(1.0);
-    if !within(delta_measured, delta_tol) {
-        failures.push(VerifyFailure::Delta { measured: delta_measured, stated: report.delta });
-    }
-    Ok(Verification {
-        holds: failures.is_empty(),
-        eps_measured,
-        eps_stated: report.eps,
-        eps_rel_measured: eps_measured / theta_norm,
-        delta_measured,
-        delta_stated: report.delta,
-        failures,
-    })
-}
-
-/// `x ≤ limit`, false when either is NaN (so a NaN never passes a check).
-fn within(x: f64, limit: f64) -> bool {
-    x <= limit
 }

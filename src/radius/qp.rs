@@ -8,8 +8,10 @@
 //!   (dual feasibility) throughout, so constraints may be added *after* a solve (cutting
 //!   planes) and the solve simply continues. The active normals are kept in a QR
 //!   factorisation updated by Gram–Schmidt (add) and Givens rotations (drop).
-//!   Infeasibility is detected with a certificate (a violated constraint that is a
-//!   non-positive combination of active ones).
+//!   Infeasibility is reported only with a Farkas certificate that [`farkas_holds`]
+//!   checks (a violated constraint that is a non-positive combination of active ones,
+//!   exactly up to the rounding of the check); a nearly dependent constraint without
+//!   one is an ordinary (long) step.
 //! * [`clarabel_project`] — the interior-point solver Clarabel on the same QP, used as
 //!   a fallback and as an independent reference.
 //!
@@ -18,18 +20,69 @@
 //! for *any* λ ≥ 0 (weak duality) — a certified lower bound even when a solve stops
 //! early.
 
-use clarabel::algebra::CscMatrix;
-use clarabel::solver::{DefaultSettingsBuilder, DefaultSolver, IPSolver, NonnegativeConeT, SolverStatus};
+// `!(a <= b)` on purpose: a NaN must fail every check.
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
 
-/// Outcome of a projection.
+pub use super::clarabel::{clarabel_project, dual_distance};
+
+/// Outcome of a projection. Only `Optimal` and `Infeasible` are verdicts; the other
+/// two say that the answer is approximate, and a caller may use only the dual bound of
+/// the multipliers (which holds for any λ ≥ 0).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum QpStatus {
     /// Every constraint holds to the tolerance; the point is the projection.
     Optimal,
-    /// The constraints have no common point (a Farkas certificate was found).
+    /// The constraints have no common point: a Farkas certificate y was found and
+    /// checked by [`farkas_holds`] (y ≥ 0, `Aᵀy = 0` within its rounding bound,
+    /// `eᵀy < 0` beyond it).
     Infeasible,
     /// The iteration cap was hit; only the dual bound is meaningful.
     IterationLimit,
+    /// The solver answered at reduced accuracy (Clarabel's `AlmostSolved` and
+    /// `AlmostPrimalInfeasible`, an infeasibility claim whose certificate fails the
+    /// check, or a violated constraint numerically dependent on the active ones with no
+    /// checkable certificate). Never a proof of anything.
+    ReducedAccuracy,
+}
+
+const UNIT_ROUNDOFF: f64 = f64::EPSILON / 2.0;
+
+/// `γ_n = n·u / (1 − n·u)` with `u = 2⁻⁵³`: a sum of n products computed in floating
+/// point is within `γ_n · Σ|terms|` of the exact sum (Higham, *Accuracy and Stability of
+/// Numerical Algorithms*, §3.1). One extra `n` covers the products.
+fn gamma(n: usize) -> f64 {
+    let nu = (n as f64 + 1.0) * UNIT_ROUNDOFF;
+    nu / (1.0 - nu)
+}
+
+/// Checks a Farkas certificate of infeasibility for `a_iᵀ δ ≤ e_i`: `y ≥ 0` and finite,
+/// `Σ y_i a_i = 0` within its rounding bound — each computed component satisfies
+/// `|fl(Σ_i y_i a_ik)| ≤ γ_n Σ_i |y_i a_ik|`, i.e. the exact sum may be zero — and
+/// `Σ y_i e_i < 0` beyond its rounding bound, `fl(Σ y_i e_i) + γ_n Σ|y_i e_i| < 0`.
+/// (If `Aδ ≤ e` had a solution, `0 = (Aᵀy)ᵀδ ≤ eᵀy < 0`.)
+pub fn farkas_holds(normals: &[Vec<f64>], rhs: &[f64], y: &[f64]) -> bool {
+    if y.len() != normals.len() || rhs.len() != normals.len() || y.iter().any(|t| !(t.is_finite() && *t >= 0.0)) {
+        return false;
+    }
+    let n = y.len();
+    let g = gamma(n + 1);
+    let (mut s, mut s_abs) = (0.0, 0.0);
+    for (&yi, &ei) in y.iter().zip(rhs) {
+        s += yi * ei;
+        s_abs += (yi * ei).abs();
+    }
+    if !(s + g * s_abs * 1.01 < 0.0) {
+        return false;
+    }
+    let d = normals.first().map_or(0, Vec::len);
+    (0..d).all(|k| {
+        let (mut r, mut r_abs) = (0.0, 0.0);
+        for (a, &yi) in normals.iter().zip(y) {
+            r += yi * a[k];
+            r_abs += (yi * a[k]).abs();
+        }
+        r.abs() <= g * r_abs * 1.01
+    })
 }
 
 /// Dual active-set projector (Goldfarb–Idnani with identity Hessian), in the shifted
@@ -96,6 +149,12 @@ impl DualActiveSet {
     /// The current step `δ` (the projection minus `x₀` once [`QpStatus::Optimal`]).
     pub fn delta(&self) -> &[f64] {
         &self.delta
+    }
+
+    /// The multipliers, one per constraint: the dual iterate, or the checked Farkas
+    /// ray after [`QpStatus::Infeasible`].
+    pub fn multipliers(&self) -> &[f64] {
+        &self.lambda
     }
 
     /// Iterations (constraint additions and drops) spent so far.
@@ -224,7 +283,14 @@ impl DualActiveSet {
             let ap = self.normals[p].clone();
             let anorm = self.norms[p];
             if anorm == 0.0 {
-                return QpStatus::Infeasible;
+                // 0 ≤ e_p < 0: the unit vector on p is an exact Farkas ray.
+                let mut y = vec![0.0; self.normals.len()];
+                y[p] = 1.0;
+                if farkas_holds(&self.normals, &self.rhs, &y) {
+                    self.lambda = y;
+                    return QpStatus::Infeasible;
+                }
+                return QpStatus::ReducedAccuracy;
             }
             loop {
                 self.iterations += 1;
@@ -235,8 +301,8 @@ impl DualActiveSet {
                 let rdir = self.back_solve(&h);
                 let vnorm2 = dot(&v, &v);
                 let viol = dot(&ap, &self.delta) - self.rhs[p];
-                let dependent = vnorm2.sqrt() <= 1e-10 * anorm;
-                let t2 = if dependent { f64::INFINITY } else { viol.max(0.0) / vnorm2 };
+                let mut dependent = vnorm2.sqrt() <= 1e-10 * anorm;
+                let mut t2 = if dependent { f64::INFINITY } else { viol.max(0.0) / vnorm2 };
                 let mut t1 = f64::INFINITY;
                 let mut drop_pos = None;
                 for (pos, (&idx, &rd)) in self.active.iter().zip(&rdir).enumerate() {
@@ -249,7 +315,23 @@ impl DualActiveSet {
                     }
                 }
                 if t1.is_infinite() && t2.is_infinite() {
-                    return QpStatus::Infeasible;
+                    // a_p is (nearly) a non-positive combination of the active normals:
+                    // a candidate Farkas ray y_p = 1, y_i = −r_i. Infeasible only if it
+                    // checks; otherwise a nearly dependent constraint is still a step.
+                    let mut y = vec![0.0; self.normals.len()];
+                    y[p] = 1.0;
+                    for (&idx, &rd) in self.active.iter().zip(&rdir) {
+                        y[idx] = (-rd).max(0.0);
+                    }
+                    if farkas_holds(&self.normals, &self.rhs, &y) {
+                        self.lambda = y;
+                        return QpStatus::Infeasible;
+                    }
+                    if vnorm2 == 0.0 || !vnorm2.is_finite() {
+                        return QpStatus::ReducedAccuracy;
+                    }
+                    dependent = false;
+                    t2 = viol.max(0.0) / vnorm2;
                 }
                 let t = t1.min(t2);
                 if !dependent {
@@ -272,70 +354,6 @@ impl DualActiveSet {
         }
         QpStatus::Optimal
     }
-}
-
-/// Projection of `x0` onto `{z : A z ≤ c}` (rows of `a` are the normals) with Clarabel.
-/// Returns the status, the projection and the multipliers (`None` when Clarabel
-/// reports neither a solution nor infeasibility).
-pub fn clarabel_project(x0: &[f64], a: &[Vec<f64>], c: &[f64]) -> (QpStatus, Vec<f64>, Vec<f64>) {
-    let d = x0.len();
-    let m = a.len();
-    let p = CscMatrix::identity(d);
-    let q: Vec<f64> = x0.iter().map(|t| -t).collect();
-    // Column-major dense → CSC.
-    let mut colptr = Vec::with_capacity(d + 1);
-    let mut rowval = Vec::new();
-    let mut nzval = Vec::new();
-    colptr.push(0);
-    for col in 0..d {
-        for (row, ar) in a.iter().enumerate() {
-            if ar[col] != 0.0 {
-                rowval.push(row);
-                nzval.push(ar[col]);
-            }
-        }
-        colptr.push(rowval.len());
-    }
-    let amat = CscMatrix::new(m, d, colptr, rowval, nzval);
-    let cones = [NonnegativeConeT(m)];
-    let settings = match DefaultSettingsBuilder::default()
-        .verbose(false)
-        .tol_gap_abs(1e-11)
-        .tol_gap_rel(1e-11)
-        .tol_feas(1e-11)
-        .build()
-    {
-        Ok(s) => s,
-        Err(_) => return (QpStatus::IterationLimit, x0.to_vec(), vec![0.0; m]),
-    };
-    let mut solver = match DefaultSolver::new(&p, &q, &amat, c, &cones, settings) {
-        Ok(s) => s,
-        Err(_) => return (QpStatus::IterationLimit, x0.to_vec(), vec![0.0; m]),
-    };
-    solver.solve();
-    let status = match solver.solution.status {
-        SolverStatus::Solved | SolverStatus::AlmostSolved => QpStatus::Optimal,
-        SolverStatus::PrimalInfeasible | SolverStatus::AlmostPrimalInfeasible => QpStatus::Infeasible,
-        _ => QpStatus::IterationLimit,
-    };
-    let lambda = solver.solution.z.iter().map(|t| t.max(0.0)).collect();
-    (status, solver.solution.x.clone(), lambda)
-}
-
-/// The dual bound `sqrt(2·max(0, D(λ)))` for multipliers `lambda` on `A z ≤ c`.
-pub fn dual_distance(x0: &[f64], a: &[Vec<f64>], c: &[f64], lambda: &[f64]) -> f64 {
-    let mut w = vec![0.0; x0.len()];
-    let mut lin = 0.0;
-    for ((ar, &ci), &l) in a.iter().zip(c).zip(lambda) {
-        if l > 0.0 {
-            for (wk, ak) in w.iter_mut().zip(ar) {
-                *wk += l * ak;
-            }
-            lin += l * (ci - dot(ar, x0));
-        }
-    }
-    let dval = -0.5 * dot(&w, &w) - lin;
-    (2.0 * dval.max(0.0)).sqrt()
 }
 
 #[cfg(test)]
@@ -367,6 +385,27 @@ mod tests {
         qp.add(vec![1.0, 0.0], -1.0); // z1 ≤ -1
         qp.add(vec![-1.0, 0.0], -1.0); // z1 ≥ 1
         assert_eq!(qp.solve(100), QpStatus::Infeasible);
+    }
+
+    /// δ₁ ≤ −1 and −δ₁ + 1e-11·δ₂ ≤ 1 − 1e-11 look dependent at 1e-11, but (−1, −1) is
+    /// feasible: the projection is (−1, −1) at distance √2, not "infeasible".
+    #[test]
+    fn nearly_dependent_constraints_are_feasible() {
+        let mut qp = DualActiveSet::new(2, 1e-12);
+        qp.add(vec![1.0, 0.0], -1.0);
+        qp.add(vec![-1.0, 1e-11], 1.0 - 1e-11);
+        assert_eq!(qp.solve(1000), QpStatus::Optimal);
+        let dl = qp.delta();
+        assert!((dl[0] + 1.0).abs() < 1e-6 && (dl[1] + 1.0).abs() < 1e-3, "{dl:?}");
+        // The dual bound never exceeds the distance of the feasible point (−1, −1).
+        assert!(qp.dual_distance() <= 2f64.sqrt() * (1.0 + 1e-9));
+        // The would-be certificate y = (1, 1) is not one: Aᵀy = (0, 1e-11) is far above
+        // its rounding bound.
+        let normals = vec![vec![1.0, 0.0], vec![-1.0, 1e-11]];
+        assert!(!farkas_holds(&normals, &[-1.0, 1.0 - 1e-11], &[1.0, 1.0]));
+        // A genuine certificate checks.
+        let normals = vec![vec![1.0, 0.0], vec![-1.0, 0.0]];
+        assert!(farkas_holds(&normals, &[-1.0, -1.0], &[1.0, 1.0]));
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! The Theorem 4.1 / Corollary 4.1 check (DESIGN §3).
+//! The Theorem 4.1 / Corollary 4.1 check (docs/theorems.md).
 //!
 //! On the normalised network θ̂ = θ/√q_min (smallest margin 1), with the on-margin set
 //! `I = {i : q̂_i ≤ 1 + slack}`, `I± = {i ∈ I : y_i = ±1}` and `z = Σ_{i∈I} y_i x_i`:
@@ -16,10 +16,10 @@
 //!
 //! The conclusion holds when a finite η exists; its size is `ratio`.
 
-use nalgebra::DVector;
 use serde::Serialize;
 
-use super::{common_inf, finite_or_null, on_margin, signed_ray_sets, RadiusError};
+use super::fig1::{common_inf, on_margin, signed_ray_sets, signed_sum};
+use super::{finite_or_null, RadiusError};
 use crate::data::Dataset;
 use crate::net::Net;
 
@@ -38,7 +38,7 @@ impl Default for Theorem41Settings {
     }
 }
 
-/// The `theorem41` report (DESIGN §7).
+/// The `theorem41` report (docs/reports.md).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Theorem41Report {
     /// The smallest η (null when none exists).
@@ -50,7 +50,7 @@ pub struct Theorem41Report {
     /// The theorem's scale `sqrt(d / (c² m))` (null when c = 0).
     #[serde(serialize_with = "finite_or_null")]
     pub scale: f64,
-    /// `z_norm / scale`.
+    /// `z_norm / scale`; undefined (NaN, null in JSON) when c = 0.
     #[serde(serialize_with = "finite_or_null")]
     pub ratio: f64,
     /// `c = min(|I⁺|, |I⁻|) / m`.
@@ -90,7 +90,7 @@ pub struct Theorem41Report {
 impl Theorem41Report {
     /// A short human table.
     pub fn summary(&self) -> String {
-        let f = |v: f64| if v.is_finite() { format!("{v:.6}") } else { "inf".into() };
+        let f = |v: f64| if v.is_finite() { format!("{v:.6}") } else if v.is_nan() { "undefined".into() } else { "inf".into() };
         format!(
             "Theorem 4.1 on θ̂ (on-margin set I: q̂ ≤ {:.3}, |I| = {}, |I+| = {}, |I-| = {})\n\
              eta         {}\n\
@@ -134,23 +134,14 @@ pub fn theorem41(net: &Net, data: &Dataset, settings: &Theorem41Settings) -> Res
     let n_neg = m - n_pos;
     let c = n_pos.min(n_neg) as f64 / m as f64;
     let sub = data.select(&idx);
-    let gram = sub.x() * sub.x().transpose();
-    let mut p = 0.0f64;
-    let mut dev = 0.0f64;
-    for i in 0..m {
-        dev = dev.max((gram[(i, i)].sqrt() - sqrt_d).abs() / sqrt_d);
-        for j in 0..i {
-            p = p.max(gram[(i, j)].abs());
-        }
-    }
+    let pw = crate::data::pairwise_inner(sub.x());
+    let p = pw.p;
+    let dev = pw.sq_norms.iter().fold(0.0f64, |dev, s| dev.max((s.sqrt() - sqrt_d).abs() / sqrt_d));
     let size_bound = (df + 1.0) / (3.0 * (p + 1.0));
     let size_condition = (m as f64) <= size_bound;
     let norms_on_sphere = dev <= settings.norm_tol;
     let hypotheses_hold = size_condition && norms_on_sphere && c > 0.0;
-    let mut z = DVector::zeros(d);
-    for &i in &idx {
-        z += data.x().row(i).transpose() * data.y()[i];
-    }
+    let z = signed_sum(data, &idx);
     let z_unscaled_norm = z.norm();
     let eta = if z_unscaled_norm == 0.0 {
         f64::INFINITY
@@ -160,7 +151,8 @@ pub fn theorem41(net: &Net, data: &Dataset, settings: &Theorem41Settings) -> Res
     };
     let z_norm = eta * z_unscaled_norm;
     let scale = if c > 0.0 { (df / (c * c * m as f64)).sqrt() } else { f64::INFINITY };
-    let ratio = z_norm / scale;
+    // With c = 0 (one label only) the scale is infinite and the ratio undefined.
+    let ratio = if c > 0.0 { z_norm / scale } else { f64::NAN };
     Ok(Theorem41Report {
         eta,
         z_norm,

@@ -15,13 +15,15 @@
 //!   from `W` every `refresh` steps so rounding cannot drift.
 //!
 //! `G` (|S|×k) holds `a_i v_j 1[u_ij > 0]` with `a_i = −y_i r_i` for the *active*
-//! samples S only (see [`super::TrainSettings::screening`]).
+//! samples S only (see [`super::TrainSettings::screening`]); the screening rule is
+//! explained in the module docs of `train`.
 
 use faer::linalg::matmul::matmul;
 use faer::{Accum, MatMut, MatRef, Par};
 use rayon::prelude::*;
 
 use super::loss::{ln_terms, log_sum_exp};
+use super::passes::{finish_pass, finish_pass_gram, PARALLEL_ELEMENTS, ROW_CHUNK};
 use super::Loss;
 
 /// Floating-point type of the kernel.
@@ -75,45 +77,6 @@ impl Real for f32 {
 pub(crate) enum Mode {
     Direct,
     Gram,
-}
-
-/// Rows per parallel task in the element-wise passes.
-const ROW_CHUNK: usize = 16;
-
-/// Element-wise passes over fewer than this many entries of `U` run on one thread.
-const PARALLEL_ELEMENTS: usize = 1 << 18;
-
-/// `Σ_j v_j relu(u_j)` with eight partial sums (vectorisable; fixed order, so
-/// deterministic).
-#[inline]
-fn relu_dot<T: Real>(u: &[T], v: &[T]) -> T {
-    let z = T::default();
-    let mut acc = [z; 8];
-    let (uc, vc) = (u.chunks_exact(8), v.chunks_exact(8));
-    let (ur, vr) = (uc.remainder(), vc.remainder());
-    for (a, b) in uc.zip(vc) {
-        for l in 0..8 {
-            let t = a[l];
-            acc[l] += b[l] * if t > z { t } else { z };
-        }
-    }
-    for (l, (&t, &w)) in ur.iter().zip(vr).enumerate() {
-        acc[l] += w * if t > z { t } else { z };
-    }
-    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]))
-}
-
-/// Runs `pass` over blocks of `ROW_CHUNK` rows of `u` (row length k) and of `q`,
-/// in parallel or not.
-fn rows_pass<T: Real, F>(u: &mut [T], q: &mut [f64], k: usize, par: bool, pass: F)
-where
-    F: Fn((usize, (&mut [T], &mut [f64]))) + Sync + Send,
-{
-    if par {
-        u.par_chunks_mut(k * ROW_CHUNK).zip(q.par_chunks_mut(ROW_CHUNK)).enumerate().for_each(pass);
-    } else {
-        u.chunks_mut(k * ROW_CHUNK).zip(q.chunks_mut(ROW_CHUNK)).enumerate().for_each(pass);
-    }
 }
 
 /// Parameters of the network in kernel precision.
@@ -438,39 +401,19 @@ impl<T: Real> Engine<T> {
         let f = |s: &[T]| s.iter().map(|t| t.f()).collect::<Vec<f64>>();
         (f(&self.cur.w), self.bias.then(|| f(&self.cur.b)), f(&self.cur.v))
     }
-}
 
-/// Adds the bias (scaled by `bscale`) to `u`, then margins `q_i = y_i Σ_j v_j relu(u_ij)`.
-#[allow(clippy::too_many_arguments)]
-fn finish_pass<T: Real>(u: &mut [T], bias: Option<&[T]>, bscale: T, v: &[T], y: &[f64], q: &mut [f64], k: usize, par: bool) {
-    let pass = |(ci, (uc, qc)): (usize, (&mut [T], &mut [f64]))| {
-        for (o, (urow, qi)) in uc.chunks_mut(k).zip(qc.iter_mut()).enumerate() {
-            let i = ci * ROW_CHUNK + o;
-            if let Some(b) = bias {
-                for (t, &bj) in urow.iter_mut().zip(b) {
-                    *t += bscale * bj;
-                }
-            }
-            let acc = relu_dot(urow, v);
-            *qi = y[i] * acc.f();
+    /// The current parameters as f64 `(w, b, v)` without changing the engine (in gram
+    /// mode `W − Cᵀ X` is formed in a copy), so that looking at the network (e.g. to
+    /// certify it) leaves the iterates bit for bit as they would have been.
+    pub fn snapshot(&self) -> (Vec<f64>, Option<Vec<f64>>, Vec<f64>) {
+        let mut w = self.cur.w.clone();
+        if self.c_dirty {
+            let (m, d, k) = (self.m, self.d, self.k);
+            let cr = MatRef::from_row_major_slice(&self.c, m, k);
+            let xr = MatRef::from_row_major_slice(&self.x, m, d);
+            matmul(MatMut::from_row_major_slice_mut(&mut w, k, d), Accum::Add, cr.transpose(), xr, T::of(-1.0), self.par);
         }
-    };
-    rows_pass(u, q, k, par, pass);
-}
-
-/// Gram mode: `u2 ← u2 + u + shift` row by row, then margins with `v`.
-#[allow(clippy::too_many_arguments)]
-fn finish_pass_gram<T: Real>(u2: &mut [T], u: &[T], shift: &[T], v: &[T], y: &[f64], q: &mut [f64], k: usize, par: bool) {
-    let pass = |(ci, (uc, qc)): (usize, (&mut [T], &mut [f64]))| {
-        for (o, (urow, qi)) in uc.chunks_mut(k).zip(qc.iter_mut()).enumerate() {
-            let i = ci * ROW_CHUNK + o;
-            let base = &u[i * k..(i + 1) * k];
-            for ((t, &bj), &sj) in urow.iter_mut().zip(base).zip(shift) {
-                *t = *t + bj + sj;
-            }
-            let acc = relu_dot(urow, v);
-            *qi = y[i] * acc.f();
-        }
-    };
-    rows_pass(u2, q, k, par, pass);
+        let f = |s: &[T]| s.iter().map(|t| t.f()).collect::<Vec<f64>>();
+        (f(&w), self.bias.then(|| f(&self.cur.b)), f(&self.cur.v))
+    }
 }

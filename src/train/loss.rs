@@ -42,8 +42,9 @@ pub(crate) fn ln_terms(loss: Loss, q: f64) -> (f64, f64) {
     }
 }
 
-/// Log-sum-exp of the values produced by `f(i)` for `i` in `idx`, stable (max shift).
-/// Returns −∞ for an empty set and NaN when any value is NaN.
+/// Log-sum-exp `ln Σ e^{t}` of `values` (iterated twice: once for the maximum, once for
+/// the shifted sum), stable for any magnitudes. Returns −∞ for no values and NaN when
+/// any value is NaN.
 pub(crate) fn log_sum_exp(values: impl Iterator<Item = f64> + Clone) -> f64 {
     let mut max = f64::NEG_INFINITY;
     for t in values.clone() {

@@ -1,0 +1,199 @@
+//! The certificate driver ([`certify`]): normalise, pick the support, solve at τ and
+//! along the τ-ladder, make the answer admissible and measure its residual in parameter
+//! space, and fill the report (docs/kkt.md).
+
+use std::time::Instant;
+
+use nalgebra::DVector;
+
+use super::coupled::CoupledState;
+use super::memory::{self, Sizes};
+use super::problem::Problem;
+use super::report::{InputInfo, KktReport, SolveStatus, SolverInfo, SubgradientChoice, TauPoint, REPORT_FORMAT};
+use super::settings::{self, support_limit};
+use super::{
+    data_content_hash, l2, lp, lpgen, net_content_hash, KktError, KktSettings, LpMethod, Norm, SolverMethod, Support,
+};
+use crate::data::Dataset;
+use crate::net::Net;
+
+/// One solved problem at one τ.
+struct Solved {
+    problem: Problem,
+    z: Vec<f64>,
+    residual: DVector<f64>,
+    solver: SolverInfo,
+    state: CoupledState,
+    /// Rounds, working set and final gap of the LP generation.
+    generation: Option<(usize, usize, f64)>,
+}
+
+fn solve_at(
+    hat: &Net,
+    data: &Dataset,
+    support: &[usize],
+    tau: f64,
+    s: &KktSettings,
+    warm: Option<&CoupledState>,
+) -> Result<Solved, KktError> {
+    let start = Instant::now();
+    let pattern_bytes = memory::estimate(
+        s.norm,
+        s.lp_method,
+        Sizes { ns: support.len(), k: hat.width(), d: hat.dim(), params: hat.param_count(), amb: 0 },
+    );
+    memory::check("KKT problem", pattern_bytes, s.max_memory)?;
+    let p = Problem::new(hat, data, support, tau);
+    if p.amb.len() > s.max_ambiguous {
+        return Err(KktError::TooManyAmbiguous { pairs: p.amb.len(), tau, limit: s.max_ambiguous });
+    }
+    let sizes = Sizes { ns: p.ns(), k: p.k, d: hat.dim(), params: hat.param_count(), amb: p.amb.len() };
+    let what = format!("{} solve at tau = {tau:e} ({} ambiguous pairs)", s.norm.name(), p.amb.len());
+    memory::check(&what, memory::estimate(s.norm, s.lp_method, sizes), s.max_memory)?;
+    let mut generation = None;
+    let (mut z, mut solver, state) = match (s.norm, s.lp_method) {
+        (Norm::L2, _) => l2::solve(&p, hat, s, warm)?,
+        (_, LpMethod::Explicit) => {
+            let (z, status) = lp::solve(&p, hat, s.norm, s.time_limit)
+                .map_err(|e| KktError::Solver { solver: "microlp", reason: e.to_string() })?;
+            let st = CoupledState::cold(&p);
+            (z, SolverInfo { method: SolverMethod::Microlp, status, iterations: 0, seconds: 0.0 }, st)
+        }
+        (norm, LpMethod::Generation) => {
+            let (mut z0, _, st) = l2::solve(&p, hat, s, warm)?;
+            p.project(&mut z0);
+            let g = lpgen::solve(&p, hat, norm, &z0, s.lp_max_rounds, s.time_limit);
+            generation = Some((g.rounds, g.working_set, g.final_gap));
+            let method = if norm == Norm::Linf { SolverMethod::RowGeneration } else { SolverMethod::SignWorkingSet };
+            (g.z, SolverInfo { method, status: g.status, iterations: g.rounds, seconds: 0.0 }, st)
+        }
+    };
+    p.project(&mut z);
+    let residual = p.residual(hat, &z);
+    solver.seconds = start.elapsed().as_secs_f64();
+    Ok(Solved { problem: p, z, residual, solver, state, generation })
+}
+
+/// Finds multipliers λ (and subgradient choices) that certify how close `net` is to a
+/// KKT point of the max-margin problem on `data`; see the module docs of
+/// [`crate::kkt`] and docs/kkt.md.
+///
+/// Errors: dimension mismatch, a non-separating network (naming the sample), invalid
+/// settings, an empty support, a solve above the memory budget, or a solver failure. A solver
+/// that stops early is not an error: the report's `solver.status` says so, and ε is
+/// still a true bound for the λ reported.
+pub fn certify(net: &Net, data: &Dataset, settings: &KktSettings) -> Result<KktReport, KktError> {
+    settings::check(settings)?;
+    net.check_data(data)?;
+    let (hat, q_min) = net.normalized(data)?;
+    let qhat = hat.margins(data)?;
+    let support: Vec<usize> = match settings.support {
+        Support::All => (0..data.m()).collect(),
+        Support::Margin { slack } => (0..data.m()).filter(|&i| qhat[i] <= support_limit(slack)).collect(),
+    };
+    if support.is_empty() {
+        let limit = match settings.support {
+            Support::Margin { slack } => 1.0 + slack,
+            Support::All => f64::INFINITY,
+        };
+        return Err(KktError::EmptySupport { limit });
+    }
+    let theta = hat.flatten();
+    let theta_norm = settings.norm.of(&theta);
+    let main = solve_at(&hat, data, &support, settings.tau, settings, None)?;
+    let p = &main.problem;
+    let ns = p.ns();
+    let mut lambda = vec![0.0; data.m()];
+    for (a, &i) in support.iter().enumerate() {
+        lambda[i] = main.z[a];
+    }
+    let delta: f64 = support.iter().enumerate().map(|(a, &i)| main.z[a] * (qhat[i] - 1.0)).sum();
+    let eps = settings.norm.of(&main.residual);
+    let choices: Vec<SubgradientChoice> = p
+        .amb
+        .iter()
+        .enumerate()
+        .filter(|&(_, &(a, _))| main.z[a] > 0.0)
+        .map(|(t, &(a, j))| SubgradientChoice {
+            sample: support[a],
+            neuron: j,
+            s: (main.z[ns + t] / main.z[a]).clamp(0.0, 1.0),
+        })
+        .collect();
+    // The ladder in ascending order of τ, each solve warm-started from the last.
+    let ladder = &settings.tau_ladder;
+    let mut order: Vec<usize> = (0..ladder.len()).collect();
+    order.sort_by(|&a, &b| ladder[a].total_cmp(&ladder[b]));
+    let mut points: Vec<Option<TauPoint>> = vec![None; ladder.len()];
+    let mut warm: Option<CoupledState> = None;
+    for idx in order {
+        let tau = ladder[idx];
+        if tau == settings.tau {
+            points[idx] = Some(TauPoint { tau, eps_rel: Some(eps / theta_norm), ambiguous_pairs: p.amb.len(), note: None });
+            warm = Some(main.state.clone());
+            continue;
+        }
+        points[idx] = Some(match solve_at(&hat, data, &support, tau, settings, warm.as_ref()) {
+            Ok(sv) => {
+                warm = Some(sv.state);
+                TauPoint {
+                    tau,
+                    eps_rel: Some(settings.norm.of(&sv.residual) / theta_norm),
+                    ambiguous_pairs: sv.problem.amb.len(),
+                    note: not_optimal_note(&sv.solver.status),
+                }
+            }
+            Err(e) => {
+                let pairs = if let KktError::TooManyAmbiguous { pairs, .. } = e { pairs } else { 0 };
+                TauPoint { tau, eps_rel: None, ambiguous_pairs: pairs, note: Some(e.to_string()) }
+            }
+        });
+    }
+    let tau_profile: Vec<TauPoint> = points.into_iter().flatten().collect();
+    let (slack, support_mode) = match settings.support {
+        Support::Margin { slack } => (Some(slack), "margin"),
+        Support::All => (None, "all"),
+    };
+    Ok(KktReport {
+        format: REPORT_FORMAT.into(),
+        norm: settings.norm,
+        tau: settings.tau,
+        slack,
+        support_mode: support_mode.into(),
+        q_min,
+        eps,
+        eps_rel: eps / theta_norm,
+        delta,
+        lambda_sum: main.z[..ns].iter().sum(),
+        theta_norm_sq_half: hat.param_norm_sq() / 2.0,
+        theta_hat_norm: theta_norm,
+        residual_l2: main.residual.norm(),
+        residual_linf: Norm::Linf.of(&main.residual),
+        residual_l1: Norm::L1.of(&main.residual),
+        lambda,
+        support,
+        ambiguous_pairs: p.amb.len(),
+        subgradient_choices: choices,
+        tau_profile,
+        solver: main.solver.clone(),
+        rounds: main.generation.map(|g| g.0),
+        working_set: main.generation.map(|g| g.1),
+        final_gap: main.generation.map(|g| g.2),
+        m: data.m(),
+        k: net.width(),
+        d: net.dim(),
+        bias: net.has_bias(),
+        params: net.param_count(),
+        net: InputInfo { name: None, sha256: None, content_sha256: net_content_hash(net) },
+        data: InputInfo { name: None, sha256: None, content_sha256: data_content_hash(data) },
+    })
+}
+
+/// A τ-profile entry whose solve did not prove optimality says so (its ε_rel is then an
+/// upper bound).
+fn not_optimal_note(status: &SolveStatus) -> Option<String> {
+    match status {
+        SolveStatus::Optimal => None,
+        other => Some(format!("{}: eps_rel is an upper bound", other.describe())),
+    }
+}

@@ -1,0 +1,389 @@
+//! The L2 problem with its ambiguity constraints, min ½‖θ̂ − A(λ, μ)‖² subject to
+//! λ ≥ 0 and 0 ≤ μ_t ≤ λ_a for each ambiguous pair t = (a, j), by block principal
+//! pivoting on the Gram form (docs/kkt.md, "Solvers").
+//!
+//! Each pair is at its lower bound (s = 0), at its upper bound (μ_t = λ_a: the pair's
+//! column merges into λ_a's, s = 1) or free. The μ–μ block of the Gram matrix is block
+//! diagonal by neuron (two μ columns meet only on the same (w_j, b_j) block), so each
+//! subproblem eliminates the free μ of one neuron at a time (a small Schur complement)
+//! and solves for the free λ on the support: memory O(ns² + ns·k + the largest neuron
+//! block), never a dense matrix over all relaxed pairs. A solve can start from the
+//! partition of the previous τ of an ordered ladder ([`CoupledState`]): the ambiguous
+//! set only grows with τ, and the old optimum is a feasible start.
+//!
+//! The outcome is `Converged` only when the final point is feasible and its gradient
+//! satisfies the optimality conditions (sign conditions at bounds and stationarity of
+//! the free variables) to the tolerance; otherwise the best feasible iterate is
+//! returned with the reason.
+
+use nalgebra::{DMatrix, DVector};
+
+use super::problem::Problem;
+use crate::net::Net;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pair {
+    Lower,
+    Upper,
+    Free,
+}
+
+/// A partition of the variables: the warm start of the next τ.
+#[derive(Debug, Clone)]
+pub(crate) struct CoupledState {
+    lam_free: Vec<bool>,
+    /// Per (a, j), row-major ns×k: the state of every pair (non-ambiguous ones at their
+    /// pattern value).
+    pair: Vec<Pair>,
+}
+
+impl CoupledState {
+    /// No λ free, every pair at its pattern value.
+    pub fn cold(p: &Problem) -> CoupledState {
+        let pair = p.on.iter().map(|&o| if o { Pair::Upper } else { Pair::Lower }).collect();
+        CoupledState { lam_free: vec![false; p.ns()], pair }
+    }
+
+    /// The partition of an admissible point z of `p`.
+    pub fn from_point(p: &Problem, z: &[f64]) -> CoupledState {
+        let mut s = CoupledState::cold(p);
+        let ns = p.ns();
+        for (a, f) in s.lam_free.iter_mut().enumerate() {
+            *f = z[a] > 0.0;
+        }
+        for (t, &(a, j)) in p.amb.iter().enumerate() {
+            let mu = z[ns + t];
+            s.pair[a * p.k + j] = if z[a] <= 0.0 || mu <= 0.0 {
+                Pair::Lower
+            } else if mu >= z[a] {
+                Pair::Upper
+            } else {
+                Pair::Free
+            };
+        }
+        s
+    }
+
+    /// This partition on problem `p` (same support and width; else a cold start):
+    /// pairs not ambiguous in `p` take their pattern value.
+    fn adapt(&self, p: &Problem) -> CoupledState {
+        let (ns, k) = (p.ns(), p.k);
+        if self.lam_free.len() != ns || self.pair.len() != ns * k {
+            return CoupledState::cold(p);
+        }
+        let mut s = self.clone();
+        let mut amb = vec![false; ns * k];
+        for &(a, j) in &p.amb {
+            amb[a * k + j] = true;
+        }
+        for (i, st) in s.pair.iter_mut().enumerate() {
+            if !amb[i] {
+                *st = if p.on[i] { Pair::Upper } else { Pair::Lower };
+            } else if !s.lam_free[i / k] {
+                *st = Pair::Lower;
+            }
+        }
+        s
+    }
+}
+
+/// How the solve ended.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum CoupledOutcome {
+    /// Feasible, and the optimality conditions hold to the tolerance.
+    Converged,
+    /// The iteration budget ran out.
+    MaxIterations,
+    /// No sign condition fails, but the free variables' gradient is this far from 0
+    /// (relative to the scale of the linear term): a singular subproblem.
+    NotStationary(f64),
+}
+
+/// Result of [`solve`].
+pub(crate) struct CoupledResult {
+    pub z: Vec<f64>,
+    pub state: CoupledState,
+    pub outcome: CoupledOutcome,
+    pub iterations: usize,
+}
+
+/// Solves `B x = rhs` for a positive semidefinite B: Cholesky when it is accurate, else
+/// the pseudo-inverse from a symmetric eigendecomposition (the right-hand sides here lie
+/// in B's range, so this is an exact minimiser of the subproblem).
+fn psd_solve(b: &DMatrix<f64>, rhs: &DMatrix<f64>) -> DMatrix<f64> {
+    if let Some(ch) = b.clone().cholesky() {
+        let x = ch.solve(rhs);
+        let res = (b * &x - rhs).norm();
+        if x.iter().all(|t| t.is_finite()) && res <= 1e-10 * (rhs.norm() + b.norm() * x.norm()) {
+            return x;
+        }
+    }
+    let eig = b.clone().symmetric_eigen();
+    let top = eig.eigenvalues.iter().fold(0.0f64, |a, &e| a.max(e.abs()));
+    let cut = 1e-12 * top.max(f64::MIN_POSITIVE);
+    let inv = DVector::from_fn(eig.eigenvalues.len(), |i, _| {
+        let e = eig.eigenvalues[i];
+        if e > cut {
+            1.0 / e
+        } else {
+            0.0
+        }
+    });
+    let qt_rhs = eig.eigenvectors.transpose() * rhs;
+    let scaled = DMatrix::from_fn(qt_rhs.nrows(), qt_rhs.ncols(), |r, c| qt_rhs[(r, c)] * inv[r]);
+    &eig.eigenvectors * scaled
+}
+
+/// Fixed data of one problem.
+struct Data<'a> {
+    p: &'a Problem,
+    pairs_of: Vec<Vec<usize>>,
+    by_neuron: Vec<Vec<usize>>,
+    c_mu: Vec<f64>,
+}
+
+impl Data<'_> {
+    fn s(&self, st: &CoupledState, a: usize, j: usize) -> f64 {
+        if st.pair[a * self.p.k + j] == Pair::Upper {
+            1.0
+        } else {
+            0.0
+        }
+    }
+
+    /// Neuron block of the free pairs: B (f×f), C (nl×f) and c_μ.
+    fn block(&self, st: &CoupledState, lf: &[usize], free: &[usize], j: usize) -> (DMatrix<f64>, DMatrix<f64>, DMatrix<f64>) {
+        let p = self.p;
+        let v2 = p.v[j] * p.v[j];
+        let f = free.len();
+        let owner = |s: usize| p.amb[free[s]].0;
+        let b = DMatrix::from_fn(f, f, |r, s| p.y[owner(r)] * p.y[owner(s)] * v2 * p.xg[(owner(r), owner(s))]);
+        let c = DMatrix::from_fn(lf.len(), f, |r, s| {
+            let a = lf[r];
+            self.s(st, a, j) * p.y[a] * p.y[owner(s)] * v2 * p.xg[(a, owner(s))]
+        });
+        let cm = DMatrix::from_fn(f, 1, |r, _| self.c_mu[free[r]]);
+        (b, c, cm)
+    }
+
+    /// Solves the equality-constrained subproblem of a partition: the values of the
+    /// free λ (indexed like `lf`) and of the free μ (by pair).
+    fn subsolve(&self, st: &CoupledState, lf: &[usize]) -> (Vec<f64>, Vec<(usize, f64)>) {
+        let p = self.p;
+        let (k, nl) = (p.k, lf.len());
+        if nl == 0 {
+            return (Vec::new(), Vec::new());
+        }
+        let o = DMatrix::from_fn(nl, k, |r, j| self.s(st, lf[r], j) * p.v[j]);
+        let sg = DMatrix::from_fn(nl, k, |r, j| p.sig[(lf[r], j)]);
+        let oo = &o * o.transpose();
+        let ss = &sg * sg.transpose();
+        let mut m = DMatrix::from_fn(nl, nl, |r, s| {
+            let (a, b) = (lf[r], lf[s]);
+            p.y[a] * p.y[b] * (oo[(r, s)] * p.xg[(a, b)] + ss[(r, s)])
+        });
+        let mut rhs = DMatrix::from_fn(nl, 1, |r, _| {
+            let a = lf[r];
+            p.y[a] * (0..k).map(|j| p.v[j] * (self.s(st, a, j) * p.u[(a, j)] + p.sig[(a, j)])).sum::<f64>()
+        });
+        let mut blocks = Vec::new();
+        for j in 0..k {
+            let free: Vec<usize> = self.by_neuron[j]
+                .iter()
+                .copied()
+                .filter(|&t| {
+                    let a = p.amb[t].0;
+                    st.lam_free[a] && st.pair[a * k + j] == Pair::Free
+                })
+                .collect();
+            if free.is_empty() {
+                continue;
+            }
+            let (b, c, cm) = self.block(st, lf, &free, j);
+            let mut both = DMatrix::zeros(free.len(), nl + 1);
+            both.view_mut((0, 0), (free.len(), nl)).copy_from(&c.transpose());
+            both.view_mut((0, nl), (free.len(), 1)).copy_from(&cm);
+            let x = psd_solve(&b, &both);
+            m -= &c * x.view((0, 0), (free.len(), nl));
+            rhs -= &c * x.view((0, nl), (free.len(), 1));
+            blocks.push((j, free));
+        }
+        let msym = (&m + m.transpose()) * 0.5;
+        let lam = psd_solve(&msym, &rhs);
+        let lam_v: Vec<f64> = lam.iter().copied().collect();
+        let mut mus = Vec::new();
+        for (j, free) in blocks {
+            let (b, c, cm) = self.block(st, lf, &free, j);
+            let mu = psd_solve(&b, &(cm - c.transpose() * &lam));
+            mus.extend(free.iter().copied().zip(mu.iter().copied()));
+        }
+        (lam_v, mus)
+    }
+}
+
+enum Flip {
+    LamBound(usize),
+    LamFree(usize),
+    Pair(usize, Pair),
+}
+
+/// Solves the coupled problem from the partition `start` (see the module docs).
+pub(crate) fn solve(p: &Problem, hat: &Net, start: &CoupledState, max_iter: usize) -> CoupledResult {
+    let (ns, k, n) = (p.ns(), p.k, p.nvars());
+    let mut pairs_of = vec![Vec::new(); ns];
+    let mut by_neuron = vec![Vec::new(); k];
+    let mut c_mu = Vec::with_capacity(p.amb.len());
+    for (t, &(a, j)) in p.amb.iter().enumerate() {
+        pairs_of[a].push(t);
+        by_neuron[j].push(t);
+        c_mu.push(p.y[a] * p.v[j] * p.u[(a, j)]);
+    }
+    let data = Data { p, pairs_of, by_neuron, c_mu };
+    let scale = p.linear_term().iter().fold(0.0f64, |a, t| a.max(t.abs())).max(f64::MIN_POSITIVE);
+    let tol = 1e-13 * scale;
+    let d = hat.dim();
+    let voff = k * d + if p.bias { k } else { 0 };
+    let mut st = start.adapt(p);
+    let mut best: Option<(Vec<f64>, f64, CoupledState)> = None;
+    let mut best_infeasible = usize::MAX;
+    let mut backup = 3usize;
+    let mut iterations = 0;
+    loop {
+        let lf: Vec<usize> = (0..ns).filter(|&a| st.lam_free[a]).collect();
+        let (lam, mus) = data.subsolve(&st, &lf);
+        let mut z = vec![0.0; n];
+        for (&a, &l) in lf.iter().zip(&lam) {
+            z[a] = l;
+        }
+        for (t, &(a, j)) in p.amb.iter().enumerate() {
+            if st.lam_free[a] && st.pair[a * k + j] == Pair::Upper {
+                z[ns + t] = z[a];
+            }
+        }
+        for &(t, mu) in &mus {
+            z[ns + t] = mu;
+        }
+        // Gradient of ½‖r‖² through one structured product: ∂/∂z = −Aᵀ r.
+        let r = p.residual(hat, &z);
+        let rw = DMatrix::from_fn(k, d, |j, c| r[j * d + c]);
+        let mut q = &p.xs * rw.transpose();
+        if p.bias {
+            for j in 0..k {
+                q.column_mut(j).add_scalar_mut(r[k * d + j]);
+            }
+        }
+        let g_mu = |t: usize| {
+            let (a, j) = p.amb[t];
+            -p.y[a] * p.v[j] * q[(a, j)]
+        };
+        let g_lam = |a: usize, on_only: bool| {
+            -p.y[a]
+                * (0..k)
+                    .map(|j| {
+                        let s = if on_only { f64::from(u8::from(p.on[a * k + j])) } else { data.s(&st, a, j) };
+                        s * p.v[j] * q[(a, j)] + p.sig[(a, j)] * r[voff + j]
+                    })
+                    .sum::<f64>()
+        };
+        let mut flips = Vec::new();
+        let mut feasible = true;
+        let mut stationarity = 0.0f64;
+        for a in 0..ns {
+            if st.lam_free[a] {
+                if z[a] < 0.0 {
+                    feasible = false;
+                    flips.push(Flip::LamBound(a));
+                    continue;
+                }
+                stationarity = stationarity.max(g_lam(a, false).abs());
+                for &t in &data.pairs_of[a] {
+                    let j = p.amb[t].1;
+                    match st.pair[a * k + j] {
+                        Pair::Free => {
+                            let mu = z[ns + t];
+                            if mu < 0.0 {
+                                feasible = false;
+                                flips.push(Flip::Pair(t, Pair::Lower));
+                            } else if mu > z[a] {
+                                feasible = false;
+                                flips.push(Flip::Pair(t, Pair::Upper));
+                            } else {
+                                stationarity = stationarity.max(g_mu(t).abs());
+                            }
+                        }
+                        Pair::Lower if g_mu(t) < -tol => flips.push(Flip::Pair(t, Pair::Free)),
+                        Pair::Upper if g_mu(t) > tol => flips.push(Flip::Pair(t, Pair::Free)),
+                        _ => {}
+                    }
+                }
+            } else {
+                let best_dir = g_lam(a, true) + data.pairs_of[a].iter().map(|&t| g_mu(t).min(0.0)).sum::<f64>();
+                if best_dir < -tol {
+                    flips.push(Flip::LamFree(a));
+                }
+            }
+        }
+        if feasible {
+            let e = r.norm();
+            if best.as_ref().is_none_or(|b| e < b.1) {
+                best = Some((z.clone(), e, st.clone()));
+            }
+        }
+        let finish = |outcome, z: Vec<f64>, st: CoupledState| CoupledResult { z, state: st, outcome, iterations };
+        if flips.is_empty() {
+            let rel = stationarity / scale;
+            let outcome = if rel <= 1e-9 { CoupledOutcome::Converged } else { CoupledOutcome::NotStationary(rel) };
+            if outcome == CoupledOutcome::Converged || best.is_none() {
+                return finish(outcome, z, st);
+            }
+            let (bz, _, bst) = best.expect("checked");
+            return finish(outcome, bz, bst);
+        }
+        if iterations >= max_iter {
+            let (bz, bst) = match best {
+                Some((bz, _, bst)) => (bz, bst),
+                None => {
+                    let mut zp = z;
+                    p.project(&mut zp);
+                    let s2 = CoupledState::from_point(p, &zp);
+                    (zp, s2)
+                }
+            };
+            return finish(CoupledOutcome::MaxIterations, bz, bst);
+        }
+        iterations += 1;
+        let apply_all = if flips.len() < best_infeasible {
+            best_infeasible = flips.len();
+            backup = 3;
+            true
+        } else if backup > 0 {
+            backup -= 1;
+            true
+        } else {
+            false
+        };
+        let chosen: Vec<Flip> = if apply_all { flips } else { flips.into_iter().last().into_iter().collect() };
+        for f in chosen {
+            match f {
+                Flip::LamBound(a) => {
+                    st.lam_free[a] = false;
+                    for &t in &data.pairs_of[a] {
+                        let j = p.amb[t].1;
+                        st.pair[a * k + j] = Pair::Lower;
+                    }
+                }
+                Flip::LamFree(a) => {
+                    st.lam_free[a] = true;
+                    for &t in &data.pairs_of[a] {
+                        let j = p.amb[t].1;
+                        st.pair[a * k + j] = if g_mu(t) < 0.0 { Pair::Upper } else { Pair::Lower };
+                    }
+                }
+                Flip::Pair(t, to) => {
+                    let (a, j) = p.amb[t];
+                    st.pair[a * k + j] = to;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,70 @@
+//! Memory estimates of one KKT solve, checked against a budget before anything large
+//! is allocated: a solve that would not fit is refused with the bytes it needs
+//! ([`super::KktError::Memory`]) instead of being killed by the operating system.
+//! The budget is [`super::KktSettings::max_memory`], or else the machine's available
+//! memory (`MemAvailable` of /proc/meminfo where it exists).
+
+use super::{KktError, LpMethod, Norm};
+
+/// Sizes that drive the memory of one solve.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Sizes {
+    /// Support samples.
+    pub ns: usize,
+    /// Width.
+    pub k: usize,
+    /// Input dimension.
+    pub d: usize,
+    /// Parameters P.
+    pub params: usize,
+    /// Ambiguous pairs.
+    pub amb: usize,
+}
+
+/// The machine's available memory in bytes, when it can be read.
+pub(crate) fn available() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    kib.checked_mul(1024)
+}
+
+fn mul(a: usize, b: usize) -> u128 {
+    a as u128 * b as u128
+}
+
+/// Estimated peak bytes of one solve (the problem data, the solver's matrices and the
+/// residual vectors), with overflow-free arithmetic.
+pub(crate) fn estimate(norm: Norm, lp: LpMethod, s: Sizes) -> u128 {
+    let Sizes { ns, k, d, params, amb } = s;
+    let n = ns + amb;
+    // Problem data: support inputs (twice: the selection and the copy), u, σ, the
+    // pattern and the products that build K, x-Gram, K and the factorisation's copies.
+    let problem = 8 * (2 * mul(ns, d) + 5 * mul(ns, k) + 7 * mul(ns, ns)) + 24 * amb as u128;
+    // Residuals and θ̂ (several P-vectors).
+    let vectors = 8 * 6 * params as u128;
+    let solver = match norm {
+        // The coupled active-set solver: per-neuron blocks of the free pairs and the
+        // ns×ns Schur complement; with no pairs, the NNLS's free block.
+        Norm::L2 => 8 * (4 * mul(ns, ns) + 2 * mul(amb, ns.min(amb.max(1))) + 4 * n as u128),
+        Norm::Linf | Norm::L1 => match lp {
+            // Working sets of a few times n rows of at most n + 1 entries, in good_lp
+            // expressions (about 64 bytes a term).
+            LpMethod::Generation => 64 * mul(8 * n + 256, n + 1) + 8 * 4 * params as u128,
+            // The explicit LP: every nonzero of the P×n matrix, twice (both signs).
+            LpMethod::Explicit => 2 * 64 * (mul(ns, k) * (d as u128 + 2) + mul(amb, d + 1)) + 200 * params as u128,
+        },
+    };
+    problem + vectors + solver
+}
+
+/// Refuses an estimate above the budget.
+pub(crate) fn check(what: &str, needed: u128, budget: Option<u64>) -> Result<(), KktError> {
+    let Some(budget) = budget.or_else(available) else {
+        return Ok(());
+    };
+    if needed > budget as u128 {
+        return Err(KktError::Memory { what: what.to_string(), needed: u64::try_from(needed).unwrap_or(u64::MAX), budget });
+    }
+    Ok(())
+}

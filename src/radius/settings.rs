@@ -1,0 +1,94 @@
+//! Settings of the exact-radius search ([`RadiusSettings`]) and the choice of QP
+//! backend ([`QpBackend`]), with their defaults and their validation.
+//!
+//! The meaning of each tolerance is in docs/radius.md.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::RadiusError;
+
+/// Which QP method solves the per-node projections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum QpBackend {
+    /// Dual active-set (Goldfarb–Idnani) with cutting planes — the default; fastest by
+    /// measurement (BENCHMARKS.md).
+    DualActiveSet,
+    /// Clarabel's interior-point method, re-solved after each cut (a fallback).
+    Clarabel,
+}
+
+/// Settings of [`super::exact_radius`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct RadiusSettings {
+    /// Stop after this many node QPs (regions) and return a bracket. Default: none.
+    pub max_regions: Option<usize>,
+    /// Stop after this wall time and return a bracket. Default: none.
+    pub time_limit: Option<Duration>,
+    /// A node is closed when its lower bound reaches `upper·(1 − rel_tol)`.
+    /// Default 1e-9.
+    pub rel_tol: f64,
+    /// A finished search is called exact when `upper − lower ≤ exact_tol·upper`.
+    /// Default 1e-6.
+    pub exact_tol: f64,
+    /// QP feasibility tolerance, as a distance relative to `1 + ‖x‖`. Default 1e-12.
+    pub qp_tol: f64,
+    /// Iteration cap per QP (dual active set). Default 100 000.
+    pub qp_max_iterations: usize,
+    /// Cutting planes allowed per node. Default 10 000.
+    pub max_cuts: usize,
+    /// Relative stretches `s` tried, in order, to confirm a boundary point
+    /// `x + (1 + s)δ` with the forward pass (`y·N ≤ 0` exactly, no tolerance).
+    /// Default `[0, 1e-12, 1e-10, 1e-8]`.
+    pub witness_stretch: Vec<f64>,
+    /// Record the proof of the lower bound ([`super::SampleProof`]): every leaf of the
+    /// tree with its fixed neurons, ball and multipliers. Default false.
+    pub record_proof: bool,
+    /// Every this many node QPs, also solve the leaf obtained by rounding the node's
+    /// relaxed point (each unassigned neuron in its state there) — a cheap dive that
+    /// finds incumbents early, so that more neurons get fixed. 0 turns it off.
+    /// Default 8.
+    pub heuristic_every: usize,
+    /// QP backend. Default [`QpBackend::DualActiveSet`].
+    pub backend: QpBackend,
+}
+
+impl Default for RadiusSettings {
+    fn default() -> Self {
+        RadiusSettings {
+            max_regions: None,
+            time_limit: None,
+            rel_tol: 1e-9,
+            exact_tol: 1e-6,
+            qp_tol: 1e-12,
+            qp_max_iterations: 100_000,
+            max_cuts: 10_000,
+            witness_stretch: vec![0.0, 1e-12, 1e-10, 1e-8],
+            record_proof: false,
+            heuristic_every: 8,
+            backend: QpBackend::DualActiveSet,
+        }
+    }
+}
+
+impl RadiusSettings {
+    /// Refuses negative or non-finite tolerances.
+    pub(crate) fn check(&self) -> Result<(), RadiusError> {
+        let pos = |name, value: f64| {
+            if value.is_finite() && value >= 0.0 {
+                Ok(())
+            } else {
+                Err(RadiusError::BadSetting { name, value, reason: "must be finite and ≥ 0" })
+            }
+        };
+        pos("rel_tol", self.rel_tol)?;
+        pos("exact_tol", self.exact_tol)?;
+        pos("qp_tol", self.qp_tol)?;
+        for &s in &self.witness_stretch {
+            pos("witness_stretch", s)?;
+        }
+        Ok(())
+    }
+}
