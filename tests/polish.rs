@@ -186,3 +186,39 @@ proptest! {
         prop_assert!(diff <= 1e-9, "permuting moved the result by {}", diff);
     }
 }
+
+fn relucert(dir: &Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_relucert")).current_dir(dir).args(args).output().expect("binary runs")
+}
+
+/// `relucert polish` writes a network that `relucert kkt` certifies and `verify-kkt`
+/// accepts; a failed polish exits 1 after its report and writes nothing.
+#[test]
+fn cli_polish_then_kkt_and_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let net = fixture("trained-d50-m10-k50.json");
+    let data = fixture("sphere-d50-m10.json");
+    let (net, data) = (net.to_str().unwrap(), data.to_str().unwrap());
+    let out = relucert(d, &["polish", "--net", net, "--data", data, "-o", "kkt-net.json", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let rep: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rep["status"], "kkt");
+    assert!(rep["eps_rel"].as_f64().unwrap() <= 1e-8);
+    for field in ["iterations", "normalized_margin", "distance", "angle_degrees", "on_margin", "kinks"] {
+        assert!(rep.get(field).is_some(), "missing {field}");
+    }
+    let cert = relucert(d, &["kkt", "--net", "kkt-net.json", "--data", data, "--tau-ladder", "", "-o", "cert.json", "--json"]);
+    assert!(cert.status.success());
+    let c: serde_json::Value = serde_json::from_slice(&cert.stdout).unwrap();
+    assert!(c["eps_rel"].as_f64().unwrap() <= 1e-8, "{c}");
+    let v = relucert(d, &["verify-kkt", "--net", "kkt-net.json", "--data", data, "--cert", "cert.json"]);
+    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stderr));
+
+    let fail = relucert(d, &["polish", "--net", net, "--data", data, "-o", "none.json", "--max-iterations", "0", "--json"]);
+    assert_eq!(fail.status.code(), Some(1));
+    let rep: serde_json::Value = serde_json::from_slice(&fail.stdout).unwrap();
+    assert_eq!(rep["status"], "max_iterations");
+    assert!(String::from_utf8_lossy(&fail.stderr).contains("nothing written"));
+    assert!(!d.join("none.json").exists());
+}

@@ -29,6 +29,7 @@ mod train;
 mod kkt;
 mod parse;
 mod paths;
+mod polish;
 mod radius;
 mod theorem41;
 mod verify_radius;
@@ -85,6 +86,14 @@ pub enum CliError {
     KktFails {
         /// One-line verification summary.
         summary: String,
+    },
+    /// Polishing found no certified KKT point (the report says why; nothing was written).
+    #[error("polish failed: {message}")]
+    PolishFailed {
+        /// The status and reason in words.
+        message: String,
+        /// The report, printed before the error.
+        output: Box<Output>,
     },
     /// A radius or Theorem 4.1 computation refused its input.
     #[error("{0}")]
@@ -198,6 +207,8 @@ pub enum Command {
     Kkt(kkt::KktArgs),
     /// Re-check a saved KKT certificate independently of the solver.
     VerifyKkt(kkt::VerifyKktArgs),
+    /// Polish a network into a certified KKT point of the max-margin problem.
+    Polish(polish::PolishArgs),
     /// Exact, ray or Figure 1 L2 robustness radii.
     Radius(radius::RadiusArgs),
     /// Re-check a saved radius proof independently of the solver.
@@ -222,6 +233,7 @@ pub fn run(cli: &Cli, ctx: &Ctx) -> Result<Output, CliError> {
         Command::Train(a) => train::run(a, ctx),
         Command::Kkt(a) => kkt::run(a, ctx),
         Command::VerifyKkt(a) => kkt::run_verify(a, ctx),
+        Command::Polish(a) => polish::run(a, ctx),
         Command::Radius(a) => radius::run(a, ctx),
         Command::VerifyRadius(a) => verify_radius::run(a, ctx),
         Command::Theorem41(a) => theorem41::run(a, ctx),
@@ -247,7 +259,9 @@ pub fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            if let CliError::ClaimsFailed { output, .. } | CliError::TrainFailed { output, .. } = &e {
+            if let CliError::ClaimsFailed { output, .. }
+            | CliError::TrainFailed { output, .. }
+            | CliError::PolishFailed { output, .. } = &e {
                 print_output(output, &ctx);
             }
             let msg = e.to_string().replace('\n', " ");

@@ -41,8 +41,8 @@ enum Pair {
 /// multipliers `lambda`, after zeroing every neuron with v_j² < `prune`·max_l v_l² and
 /// treating |u_ij| ≤ `kink`·‖w̃_j‖‖x̃_i‖ as a kink. Returns the reconstructed parameters,
 /// or `None` when the system has no admissible solution from this start (too many
-/// directions, a singular Jacobian, no convergence, λ or c not positive, s ∉ [0, 1]).
-pub(crate) fn solve(p: &Params, aug: &Aug, lambda: &DVector<f64>, prune: f64, kink: f64) -> Option<Params> {
+/// directions, more than `max_vars` unknowns, a singular Jacobian, no convergence, λ or c not positive, s ∉ [0, 1]).
+pub(crate) fn solve(p: &Params, aug: &Aug, lambda: &DVector<f64>, prune: f64, kink: f64, max_vars: usize) -> Option<Params> {
     let support: Vec<usize> = (0..aug.m()).filter(|&i| lambda[i] > 0.0).collect();
     let ns = support.len();
     let k = p.w.nrows();
@@ -70,7 +70,7 @@ pub(crate) fn solve(p: &Params, aug: &Aug, lambda: &DVector<f64>, prune: f64, ki
                 }
             })
             .collect();
-        if !pat.iter().any(|&b| b == Pair::On) {
+        if !pat.contains(&Pair::On) {
             continue; // no sample strictly on: the neuron cannot be balanced at a KKT point
         }
         groups.entry((p.v[j] > 0.0, pat)).or_default().push(j);
@@ -84,7 +84,7 @@ pub(crate) fn solve(p: &Params, aug: &Aug, lambda: &DVector<f64>, prune: f64, ki
         .flat_map(|(g, key)| key.1.iter().enumerate().filter(|(_, &b)| b == Pair::Kink).map(move |(a, _)| (g, a)))
         .collect();
     let nk = kinks.len();
-    if ng == 0 || ng > ns + nk {
+    if ng == 0 || ng > ns + nk || ns + ng + nk > max_vars {
         return None;
     }
     let z = DMatrix::from_fn(ns, ns, |a, b| {

@@ -11,8 +11,9 @@ use nalgebra::{DMatrix, DVector};
 
 use super::sqp::{nnls, Aug, Params, Step};
 
-/// Solves the kink-aware subproblem at `p` (normalised) with kink level `kink`.
-pub(crate) fn step(p: &Params, aug: &Aug, kink: f64) -> Step {
+/// Solves the kink-aware subproblem at `p` (normalised) with kink level `kink`; with
+/// more than `max_kinks` kinks it falls back to the plain pattern linearisation.
+pub(crate) fn step(p: &Params, aug: &Aug, kink: f64, max_kinks: usize) -> Step {
     let u = p.pre(aug);
     let (m, k) = u.shape();
     let wn: Vec<f64> = (0..k).map(|j| p.w.row(j).norm()).collect();
@@ -21,6 +22,9 @@ pub(crate) fn step(p: &Params, aug: &Aug, kink: f64) -> Step {
     let kinks: Vec<(usize, usize)> =
         (0..m).flat_map(|i| (0..k).map(move |j| (i, j))).filter(|&(i, j)| u[(i, j)].abs() <= thr(i, j)).collect();
     let nk = kinks.len();
+    if nk > max_kinks {
+        return super::sqp::step(p, aug);
+    }
     let n = m + nk;
     let sig = u.map(|t| t.max(0.0));
     let o = DMatrix::from_fn(m, k, |i, j| if on[(i, j)] { p.v[j] } else { 0.0 });

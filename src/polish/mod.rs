@@ -75,6 +75,12 @@ pub struct PolishSettings {
     /// Kink levels tried by the KKT solve: a pair with |u_ij| ≤ level·‖w̃_j‖‖x̃_i‖ is
     /// solved as a kink, u_ij = 0 with its derivative in [0, 1] (default 1e-2, 1e-4).
     pub kink_levels: Vec<f64>,
+    /// Largest number of kinks linearised on both sides in one SQP subproblem (a dense
+    /// QP of m + kinks variables); above it the plain linearisation is used (default 200).
+    pub max_kinks: usize,
+    /// Largest number of unknowns of the final KKT solve (a dense Newton system);
+    /// larger systems are not attempted (default 400).
+    pub max_solve_vars: usize,
     /// A sample is reported on the margin when q̂_i ≤ 1 + this (default 1e-9).
     pub on_margin_tol: f64,
     /// Iterations over which a recurring pattern without progress counts as cycling
@@ -93,6 +99,8 @@ impl Default for PolishSettings {
             prune_levels: vec![1e-3, 1e-6],
             kink_levels: vec![1e-2, 1e-4],
             sqp_kink: 1e-4,
+            max_kinks: 200,
+            max_solve_vars: 400,
             on_margin_tol: 1e-9,
             cycle_window: 50,
         }
@@ -174,7 +182,8 @@ fn certified(net: &Net, data: &Dataset, s: &PolishSettings) -> Option<KktReport>
         ..KktSettings::default()
     };
     let rep = kkt::certify(net, data, &ks).ok()?;
-    if !(rep.eps_rel <= s.target_eps_rel) {
+    // NaN never passes.
+    if rep.eps_rel.is_nan() || rep.eps_rel > s.target_eps_rel {
         return None;
     }
     let v = kkt::verify(net, data, &rep).ok()?;
@@ -237,14 +246,17 @@ pub fn polish(net: &Net, data: &Dataset, s: &PolishSettings) -> Result<Polished,
             break;
         }
         out.iterations += 1;
-        let st = if s.sqp_kink > 0.0 { kinkqp::step(&p, &aug, s.sqp_kink) } else { sqp::step(&p, &aug) };
+        let st = if s.sqp_kink > 0.0 { kinkqp::step(&p, &aug, s.sqp_kink, s.max_kinks) } else { sqp::step(&p, &aug) };
         if !st.target.w.iter().chain(st.target.v.iter()).chain(st.lambda.iter()).all(|t| t.is_finite()) {
             out.status = PolishStatus::Diverged;
             out.message = format!("the SQP subproblem became non-finite at iteration {}", out.iterations);
             break;
         }
         for (&level, &kink) in s.prune_levels.iter().flat_map(|l| s.kink_levels.iter().map(move |k| (l, k))) {
-            let Some(mut cand) = finish::solve(&p, &aug, &st.lambda, level, kink) else { continue };
+            if start.elapsed().as_secs_f64() > s.time_limit {
+                break;
+            }
+            let Some(mut cand) = finish::solve(&p, &aug, &st.lambda, level, kink, s.max_solve_vars) else { continue };
             if cand.normalize(&aug) <= 0.0 {
                 continue;
             }
