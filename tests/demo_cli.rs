@@ -45,11 +45,11 @@ fn demo_quick_has_a_kkt_column() {
     let wm = at["witness_margin"].as_array().unwrap();
     assert_eq!(radius.len(), radii["samples"].as_array().unwrap().len());
     assert_eq!(wm.len(), radius.len());
-    for i in 0..radius.len() {
-        let (rad, lo) = (radius[i].as_f64().unwrap(), lower[i].as_f64().unwrap());
+    for (i, (((rad, lo), ex), w)) in radius.iter().zip(lower).zip(exact).zip(wm).enumerate() {
+        let (rad, lo) = (rad.as_f64().unwrap(), lo.as_f64().unwrap());
         assert!(lo <= rad, "sample {i}: lower {lo} > radius {rad}");
-        if exact[i].as_bool().unwrap() {
-            let w = wm[i].as_f64().expect("an exact radius has a witness");
+        if ex.as_bool().unwrap() {
+            let w = w.as_f64().expect("an exact radius has a witness");
             assert!(w <= 0.0, "sample {i}: witness margin {w} > 0 for an exact radius");
             assert!(rad > 0.0, "samples are classified correctly at the KKT point (margins ≥ 1)");
         }

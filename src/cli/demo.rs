@@ -385,7 +385,7 @@ pub fn run(args: &DemoArgs, ctx: &Ctx) -> Result<Output, CliError> {
          exact L2 radius, KKT:     {}\n\
          KKT τ-profile (ε_rel): {}\n\
          Theorem 4.1 hypotheses hold: {} (m ≤ (d+1)/(3(p+1)) needs d ≫ m²; the conclusion is checked anyway: {}{})\n\
-         polish: {} — {}; trained → KKT direction: distance {}, angle {}°\n",
+         polish: {} — {}; trained → KKT direction: distance {}, angle {}\n",
         fmt_radii(&report.robust_radii),
         fmt_num(report.robust_radius_bound),
         fmt_radii(&report.trained_radii),
@@ -397,7 +397,7 @@ pub fn run(args: &DemoArgs, ctx: &Ctx) -> Result<Output, CliError> {
         kp.status,
         kp.message,
         kp.distance.map_or("–".to_string(), fmt_num),
-        kp.angle_degrees.map_or("–".to_string(), fmt_num),
+        kp.angle_degrees.map_or("–".to_string(), |x| format!("{}°", fmt_num(x))),
     ));
     let mut report = report;
     report.wall_seconds = start.elapsed().as_secs_f64();
