@@ -3,7 +3,10 @@
 //! Sphere data (d = 400, m = 20 by default: the m ≈ √d regime of Theorem 4.1); the
 //! Theorem 3.1 robust network with its exact radii; a network trained with the paper's
 //! protocol to loss < 1e-30, its KKT certificate, its on-margin fraction, Figure 1's c*,
-//! the Theorem 4.1 perturbation and exact radii of a few samples — each beside √d.
+//! the Theorem 4.1 perturbation and exact radii of a few samples — each beside √d. A
+//! third column polishes the trained network into a certified KKT point
+//! ([`relucert::polish`]) and measures the same quantities there, the point Theorem 4.1 is
+//! about; when polishing fails the column says so and reports no KKT numbers.
 
 use std::time::Duration;
 
@@ -14,6 +17,7 @@ use super::{fmt_num, parse, CliError, Ctx, Output};
 use relucert::construct::{self, RobustSettings};
 use relucert::data::{Dataset, Generator};
 use relucert::net::Net;
+use relucert::polish::{self, PolishError, PolishSettings, PolishStatus};
 use relucert::{kkt, radius, train};
 
 /// Arguments of `demo`.
@@ -43,6 +47,10 @@ pub struct DemoArgs {
     /// [default: 3, --quick 1].
     #[arg(long, value_parser = parse::duration)]
     pub radius_time_limit: Option<Duration>,
+    /// Time limit of polishing the trained network into a KKT point, seconds
+    /// [default: 60, --quick 10].
+    #[arg(long, value_parser = parse::seconds)]
+    pub polish_time_limit: Option<f64>,
 }
 
 /// The demo's sizes after `--quick` and the explicit flags.
@@ -53,6 +61,7 @@ struct Sizes {
     width: usize,
     radius_samples: usize,
     radius_time_limit: Duration,
+    polish_time_limit: f64,
 }
 
 impl Sizes {
@@ -64,6 +73,7 @@ impl Sizes {
             width: a.width.unwrap_or(width),
             radius_samples: a.radius_samples.unwrap_or(radius_samples),
             radius_time_limit: a.radius_time_limit.unwrap_or(Duration::from_secs(secs)),
+            polish_time_limit: a.polish_time_limit.unwrap_or(if a.quick { 10.0 } else { 60.0 }),
         }
     }
 }
@@ -104,23 +114,135 @@ struct DemoReport {
     theorem41_hypotheses_hold: bool,
     theorem41_conclusion_holds: bool,
     trained_radii: Radii,
+    kkt_point: KktColumn,
     wall_seconds: f64,
 }
 
+/// The third column: polishing the trained network, and (only when it gives a certified
+/// KKT point) the measurements there.
+#[derive(Serialize)]
+struct KktColumn {
+    /// Polish's status (`kkt` only for a certified and verified KKT point).
+    status: &'static str,
+    message: String,
+    iterations: usize,
+    seconds: f64,
+    /// Normalised margin γ = q_min/‖θ‖² of the trained network and of the last iterate.
+    normalized_margin_before: Option<f64>,
+    normalized_margin_after: Option<f64>,
+    /// Distance and angle between the trained and the polished direction.
+    distance: Option<f64>,
+    angle_degrees: Option<f64>,
+    /// `None` unless the status is `kkt`.
+    at_kkt: Option<AtKkt>,
+}
+
+/// Measurements at the certified KKT point.
+#[derive(Serialize)]
+struct AtKkt {
+    /// Certified ε_rel (L2, τ below), re-verified independently by polish.
+    eps_rel: f64,
+    tau: f64,
+    verified: bool,
+    kkt_lambda_sum: f64,
+    kkt_theta_norm_sq_half: f64,
+    q_min: f64,
+    zero_neurons: usize,
+    directions: usize,
+    /// Samples with q̂_i ≤ 1 + 1e-9 (polish's on-margin set).
+    on_margin_exact: Vec<usize>,
+    /// Figure 1's on-margin set (10% slack), as for the trained network.
+    on_margin: usize,
+    on_margin_fraction: f64,
+    c_star: Option<f64>,
+    theorem41_z_norm: Option<f64>,
+    theorem41_ratio: Option<f64>,
+    theorem41_hypotheses_hold: bool,
+    theorem41_conclusion_holds: bool,
+    radii: Radii,
+    /// y·N(witness) by the forward pass per sample (null without a witness).
+    witness_margin: Vec<Option<f64>>,
+}
+
+fn polish_error(e: PolishError) -> CliError {
+    match e {
+        PolishError::Net(e) => CliError::Net(e),
+        PolishError::Kkt(e) => CliError::Kkt(e),
+        e @ PolishError::Settings { .. } => CliError::Usage(e.to_string()),
+    }
+}
+
+fn finite(x: f64) -> Option<f64> {
+    x.is_finite().then_some(x)
+}
+
+/// Polishes the trained network and, at a certified KKT point, measures the column.
+fn kkt_column(net: &Net, data: &Dataset, a: &Sizes, samples: &[usize]) -> Result<KktColumn, CliError> {
+    let settings = PolishSettings { time_limit: a.polish_time_limit, ..PolishSettings::default() };
+    let p = polish::polish(net, data, &settings).map_err(polish_error)?;
+    let r = &p.report;
+    let at_kkt = match (&p.net, &r.certificate, r.status) {
+        (Some(kn), Some(cert), PolishStatus::Kkt) => {
+            let fig = radius::fig1(kn, data, 0.1)?;
+            let t41 = radius::theorem41(kn, data, &radius::Theorem41Settings::default())?;
+            let (radii, wm) = radii_with_witness(kn, data, samples, a.radius_time_limit)?;
+            Some(AtKkt {
+                eps_rel: cert.eps_rel,
+                tau: r.tau,
+                verified: r.verified,
+                kkt_lambda_sum: cert.lambda_sum,
+                kkt_theta_norm_sq_half: cert.theta_norm_sq_half,
+                q_min: relucert::net::argmin(&kn.margins(data)?).1,
+                zero_neurons: r.zero_neurons,
+                directions: r.directions,
+                on_margin_exact: r.on_margin.clone(),
+                on_margin: fig.on_margin.len(),
+                on_margin_fraction: fig.on_margin.len() as f64 / a.m as f64,
+                c_star: finite(fig.c_star),
+                theorem41_z_norm: finite(t41.z_norm),
+                theorem41_ratio: finite(t41.ratio),
+                theorem41_hypotheses_hold: t41.hypotheses_hold,
+                theorem41_conclusion_holds: t41.conclusion_holds,
+                radii,
+                witness_margin: wm.into_iter().map(|x| (!x.is_nan()).then_some(x)).collect(),
+            })
+        }
+        _ => None,
+    };
+    Ok(KktColumn {
+        status: r.status.name(),
+        message: r.message.clone(),
+        iterations: r.iterations,
+        seconds: r.seconds,
+        normalized_margin_before: r.normalized_margin.before,
+        normalized_margin_after: r.normalized_margin.after,
+        distance: r.distance,
+        angle_degrees: r.angle_degrees,
+        at_kkt,
+    })
+}
+
 fn radii(net: &Net, data: &Dataset, samples: &[usize], time_limit: Duration) -> Result<Radii, CliError> {
+    Ok(radii_with_witness(net, data, samples, time_limit)?.0)
+}
+
+/// [`radii`] and, per sample, the witness's margin y·N(witness) (NaN without one).
+fn radii_with_witness(net: &Net, data: &Dataset, samples: &[usize], time_limit: Duration) -> Result<(Radii, Vec<f64>), CliError> {
     let settings = radius::RadiusSettings {
         time_limit: Some(time_limit),
         ..radius::RadiusSettings::default()
     };
     let mut out = Radii { samples: samples.to_vec(), radius: vec![], lower: vec![], exact: vec![], min_radius: f64::INFINITY };
+    let mut witness_margin = vec![];
     for &i in samples {
         let r = radius::exact_radius(net, &data.row(i), data.y()[i], &settings)?;
+        witness_margin.push(r.witness_margin);
         out.min_radius = out.min_radius.min(r.radius);
         out.radius.push(r.radius);
         out.lower.push(r.lower);
         out.exact.push(r.is_exact());
     }
-    Ok(out)
+    Ok((out, witness_margin))
 }
 
 fn fmt_radii(r: &Radii) -> String {
@@ -180,7 +302,17 @@ pub fn run(args: &DemoArgs, ctx: &Ctx) -> Result<Output, CliError> {
     let some: Vec<usize> = (0..a.m.min(a.radius_samples)).collect();
     let trained_radii = radii(net, &data, &some, a.radius_time_limit)?;
 
-    let finite = |x: f64| x.is_finite().then_some(x);
+    // The third column: the trained network polished into a certified KKT point.
+    let bar = ctx.progress.then(|| {
+        let b = indicatif::ProgressBar::new_spinner();
+        b.set_message("polishing the trained network into a KKT point …");
+        b.tick();
+        b
+    });
+    let kkt_point = kkt_column(net, &data, &a, &some)?;
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
     let report = DemoReport {
         format: "relucert/demo@1",
         d: a.d,
@@ -206,36 +338,73 @@ pub fn run(args: &DemoArgs, ctx: &Ctx) -> Result<Output, CliError> {
         theorem41_hypotheses_hold: t41.hypotheses_hold,
         theorem41_conclusion_holds: t41.conclusion_holds,
         trained_radii,
+        kkt_point,
         wall_seconds: 0.0,
     };
     let tau_prof: Vec<String> = cert.tau_profile.iter().map(|t| format!("τ={:.0e}: {}", t.tau, t.eps_rel.map_or("skipped".to_string(), |e| format!("{e:.3}")))).collect();
+    let kp = &report.kkt_point;
+    let kkt_head = match &kp.at_kkt {
+        Some(_) => "polished KKT point".to_string(),
+        None => format!("polish failed: {}", kp.status),
+    };
     let mut human = format!(
         "relucert demo — Vardi, Yehudai & Shamir (NeurIPS 2022) on sphere data: d = {}, m = {}, seed = {}\n\
          √d = {}  (a perturbation of size √d trivially flips any sample)\n\
          Lemma 3.1: p = max|<x_i,x_j>| = {}, c = p/d = {}\n\n\
-         {:<44} {:>24} {:>24}\n",
-        a.d, a.m, seed, fmt_num(sqrt_d), fmt_num(stats.p), fmt_num(c), "", "robust (Theorem 3.1)", "trained (paper's GD)"
+         {:<44} {:>22} {:>22} {:>26}\n",
+        a.d, a.m, seed, fmt_num(sqrt_d), fmt_num(stats.p), fmt_num(c), "", "robust (Theorem 3.1)", "trained (paper's GD)", kkt_head
     );
-    let row = |name: &str, r: String, t: String| format!("{name:<44} {r:>24} {t:>24}\n");
-    human.push_str(&row("width", robust.width().to_string(), a.width.to_string()));
-    human.push_str(&row("min margin q_min", fmt_num(robust_q_min), fmt_num(trained.report.q_min)));
-    human.push_str(&row("training loss (log10)", "-".into(), format!("{:.2}", trained.report.log10_loss)));
-    human.push_str(&row("iterations / seconds", "-".into(), format!("{} / {:.1}s", trained.report.iterations, trained.report.wall_seconds)));
-    human.push_str(&row("KKT residual ε_rel (L2, τ=1e-9)", "not KKT".into(), format!("{:.3}", cert.eps_rel)));
-    human.push_str(&row("samples on the margin (10% slack)", "all (margins = 1)".into(), format!("{}/{}", fig.on_margin.len(), a.m)));
-    human.push_str(&row("Figure 1 c* (one z for all on-margin)", "-".into(), fmt_num(fig.c_star)));
-    human.push_str(&row("Theorem 4.1 ‖ηz‖", "-".into(), fmt_num(t41.z_norm)));
+    let row = |name: &str, r: String, t: String, k: String| format!("{name:<44} {r:>22} {t:>22} {k:>26}\n");
+    // A KKT-column cell: the measurement at the certified KKT point, or "–" without one.
+    let at = |f: &dyn Fn(&AtKkt) -> String| kp.at_kkt.as_ref().map_or("–".to_string(), f);
+    human.push_str(&row(
+        "width",
+        robust.width().to_string(),
+        a.width.to_string(),
+        at(&|k| format!("{} ({} zero)", a.width, k.zero_neurons)),
+    ));
+    human.push_str(&row("min margin q_min", fmt_num(robust_q_min), fmt_num(trained.report.q_min), at(&|k| fmt_num(k.q_min))));
+    human.push_str(&row("training loss (log10)", "-".into(), format!("{:.2}", trained.report.log10_loss), "-".into()));
+    human.push_str(&row(
+        "iterations / seconds",
+        "-".into(),
+        format!("{} / {:.1}s", trained.report.iterations, trained.report.wall_seconds),
+        format!("{} / {:.1}s (polish)", kp.iterations, kp.seconds),
+    ));
+    human.push_str(&row(
+        "KKT residual ε_rel (L2, τ=1e-9)",
+        "not KKT".into(),
+        format!("{:.3}", cert.eps_rel),
+        at(&|k| format!("{:.1e} (verified)", k.eps_rel)),
+    ));
+    human.push_str(&row(
+        "samples on the margin (10% slack)",
+        "all (margins = 1)".into(),
+        format!("{}/{}", fig.on_margin.len(), a.m),
+        at(&|k| format!("{}/{} ({} exactly)", k.on_margin, a.m, k.on_margin_exact.len())),
+    ));
+    let opt = |x: Option<f64>| x.map_or("∞".to_string(), fmt_num);
+    human.push_str(&row("Figure 1 c* (one z for all on-margin)", "-".into(), fmt_num(fig.c_star), at(&|k| opt(k.c_star))));
+    human.push_str(&row("Theorem 4.1 ‖ηz‖", "-".into(), fmt_num(t41.z_norm), at(&|k| opt(k.theorem41_z_norm))));
     human.push_str(&format!(
         "\nexact L2 radius, robust:  {}   (Theorem 3.1 bound (1−c)/4·√d = {})\n\
          exact L2 radius, trained: {}\n\
+         exact L2 radius, KKT:     {}\n\
          KKT τ-profile (ε_rel): {}\n\
-         Theorem 4.1 hypotheses hold: {} (m ≤ (d+1)/(3(p+1)) needs d ≫ m²; the conclusion is checked anyway: {})\n",
+         Theorem 4.1 hypotheses hold: {} (m ≤ (d+1)/(3(p+1)) needs d ≫ m²; the conclusion is checked anyway: {}{})\n\
+         polish: {} — {}; trained → KKT direction: distance {}, angle {}\n",
         fmt_radii(&report.robust_radii),
         fmt_num(report.robust_radius_bound),
         fmt_radii(&report.trained_radii),
+        kp.at_kkt.as_ref().map_or_else(|| format!("– (polish failed: {})", kp.status), |k| fmt_radii(&k.radii)),
         tau_prof.join(", "),
         t41.hypotheses_hold,
-        t41.conclusion_holds
+        t41.conclusion_holds,
+        kp.at_kkt.as_ref().map_or(String::new(), |k| format!("; at the KKT point: {}", k.theorem41_conclusion_holds)),
+        kp.status,
+        kp.message,
+        kp.distance.map_or("–".to_string(), fmt_num),
+        kp.angle_degrees.map_or("–".to_string(), |x| format!("{}°", fmt_num(x))),
     ));
     let mut report = report;
     report.wall_seconds = start.elapsed().as_secs_f64();
