@@ -27,60 +27,8 @@ use rayon::prelude::*;
 use super::loss::{ln_terms, log_sum_exp};
 use super::passes::{finish_pass, finish_pass_gram, PARALLEL_ELEMENTS, ROW_CHUNK};
 use super::Loss;
+pub(crate) use super::real::Real;
 
-/// Floating-point type of the kernel.
-pub(crate) trait Real:
-    faer::traits::ComplexField
-    + Copy
-    + Send
-    + Sync
-    + Default
-    + PartialOrd
-    + std::ops::Add<Output = Self>
-    + std::ops::Sub<Output = Self>
-    + std::ops::Mul<Output = Self>
-    + std::ops::AddAssign
-    + 'static
-{
-    /// Machine epsilon (distance from 1 to the next float).
-    const EPS: f64;
-    /// Conversion from f64 (rounding).
-    fn of(x: f64) -> Self;
-    /// Conversion to f64 (exact).
-    fn f(self) -> f64;
-    /// The data in this precision: borrowed for f64 (no copy), converted otherwise.
-    fn cow(x: &[f64]) -> Cow<'_, [Self]>;
-}
-
-impl Real for f64 {
-    const EPS: f64 = f64::EPSILON;
-    #[inline]
-    fn of(x: f64) -> Self {
-        x
-    }
-    #[inline]
-    fn f(self) -> f64 {
-        self
-    }
-    fn cow(x: &[f64]) -> Cow<'_, [f64]> {
-        Cow::Borrowed(x)
-    }
-}
-
-impl Real for f32 {
-    const EPS: f64 = f32::EPSILON as f64;
-    #[inline]
-    fn of(x: f64) -> Self {
-        x as f32
-    }
-    #[inline]
-    fn f(self) -> f64 {
-        self as f64
-    }
-    fn cow(x: &[f64]) -> Cow<'_, [f32]> {
-        Cow::Owned(x.iter().map(|&t| t as f32).collect())
-    }
-}
 
 /// How the pre-activations are carried (see the module docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

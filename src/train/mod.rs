@@ -68,6 +68,7 @@ mod checkpoint;
 mod driver;
 mod duplicates;
 mod engine;
+mod real;
 mod init;
 mod loss;
 mod memory;
