@@ -37,6 +37,7 @@ use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 use std::time::Instant;
 
+use super::attack::{attack, AttackSettings};
 use super::certify::{never_flips, Leaf};
 use super::node::{dot, Eval, Frame, Problem};
 use super::proof::{ProofKind, SampleProof};
@@ -350,6 +351,16 @@ pub(crate) fn search(net: &Net, x: &[f64], y: f64, settings: &RadiusSettings) ->
     let mut s = Search::new(prob, settings, tol, start);
     s.gradient_ray(&lip);
     s.own_region();
+    // A solver-free attack for a strong first incumbent (it sizes the ball in which
+    // stable neurons are fixed); its point is offered only when the search's own
+    // forward pass confirms that it flips.
+    let attack_settings = AttackSettings { starts: if net.width() * x.len() <= 10_000 { 8 } else { 2 }, ..AttackSettings::default() };
+    if let Some(w) = attack(net, x, y, &attack_settings) {
+        if s.prob.margin_at(&w.point) <= 0.0 {
+            let dist = w.point.iter().zip(x).map(|(p, q)| (p - q) * (p - q)).sum::<f64>().sqrt();
+            s.offer(w.point, dist);
+        }
+    }
     result.initial_upper = s.ub;
     let stop = s.run(start);
     s.record();
