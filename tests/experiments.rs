@@ -537,3 +537,16 @@ fn the_binary_measures_at_kkt_points_with_at_both() {
     let out = relucert(&["reproduce", "fig2", "--at", "nowhere", "--out", d]);
     assert_eq!(out.status.code(), Some(2), "a bad --at is a usage error");
 }
+
+/// A FIFO where a shard's run file belongs is refused from its metadata at once (opening
+/// and reading it would block the sweep forever).
+#[test]
+fn a_fifo_as_shard_file_is_refused_without_blocking() {
+    let dir = tempfile::tempdir().unwrap();
+    let shard = Shard { i: 0, n: 1 };
+    let path = shard.file(dir.path());
+    let made = std::process::Command::new("mkfifo").arg(&path).status().expect("mkfifo (coreutils)");
+    assert!(made.success(), "mkfifo failed");
+    let err = relucert::experiments::ShardFile::open(dir.path(), shard).err().expect("a FIFO must be refused");
+    assert!(err.to_string().contains("not a regular file"), "{err}");
+}

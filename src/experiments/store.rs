@@ -192,6 +192,7 @@ impl ShardFile {
     /// has no locks, opens unlocked and returns a [`Warning::NoLock`].
     pub fn open(dir: &Path, shard: Shard) -> Result<(ShardFile, Option<Warning>), ExpError> {
         let path = shard.file(dir);
+        refuse_special(&path)?;
         let file = OpenOptions::new().create(true).read(true).append(true).open(&path).map_err(io_err(&path))?;
         let warning = match fs4::FileExt::try_lock(&file) {
             Ok(()) => None,
@@ -239,10 +240,23 @@ fn lock_unsupported(e: &std::io::Error) -> bool {
     e.kind() == std::io::ErrorKind::Unsupported || e.raw_os_error().is_some_and(|c| NO_LOCKS.contains(&c))
 }
 
+/// Refuses a path that exists but is not a regular file (a FIFO would block the sweep,
+/// a device would be read forever), from its metadata, without opening it.
+fn refuse_special(path: &Path) -> Result<(), ExpError> {
+    match std::fs::metadata(path) {
+        Ok(meta) if !meta.file_type().is_file() => Err(ExpError::Content {
+            path: path.to_path_buf(),
+            detail: "not a regular file (a FIFO, device or directory); refusing to open it".into(),
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// Takes a blocking exclusive lock on `path` (created if needed), released when the
 /// returned file is dropped. Where the file system has no locks, returns the file
 /// unlocked.
 pub(crate) fn lock_blocking(path: &Path) -> Result<File, ExpError> {
+    refuse_special(path)?;
     let file = OpenOptions::new().create(true).truncate(false).write(true).open(path).map_err(io_err(path))?;
     match fs4::FileExt::lock(&file) {
         Err(e) if !lock_unsupported(&e) => Err(ExpError::Io { path: path.to_path_buf(), source: e }),
