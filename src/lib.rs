@@ -6,6 +6,7 @@
 //!
 //! * [`net`] — the network, margins, normalisation θ̂ = θ/√q_min, subgradients;
 //! * [`data`] — datasets and seeded, portable generators;
+//! * [`eval`] — a network's margins, q_min and accuracy on a dataset;
 //! * [`io`] — JSON, safetensors and NumPy `.npz` files (docs/formats.md);
 //! * [`construct`] — the Theorem 3.1 robust network and the exact KKT network for
 //!   orthogonal data;
@@ -51,6 +52,7 @@
 pub mod claims;
 pub mod construct;
 pub mod data;
+pub mod eval;
 pub mod experiments;
 pub mod io;
 pub mod kkt;

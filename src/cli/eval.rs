@@ -1,4 +1,5 @@
-//! `relucert eval`: margins, q_min and accuracy.
+//! `relucert eval`: margins, q_min and accuracy ([`relucert::eval`]), with the input
+//! files recorded.
 
 use std::path::PathBuf;
 
@@ -7,8 +8,8 @@ use serde::Serialize;
 
 use super::paths::{self, named};
 use super::{fmt_num, load_pair, CliError, Ctx, Output};
+use relucert::eval::{evaluate, EvalReport};
 use relucert::io;
-use relucert::net::argmin;
 
 /// Arguments of `eval`.
 #[derive(Debug, Args)]
@@ -25,21 +26,13 @@ pub struct EvalArgs {
     pub out: Option<PathBuf>,
 }
 
-/// The `eval` report.
+/// The `eval` report: the library's and the input files.
 #[derive(Debug, Serialize)]
-pub struct EvalReport {
-    format: &'static str,
+struct CliEvalReport {
+    #[serde(flatten)]
+    report: EvalReport,
     net: io::InputFile,
     data: io::InputFile,
-    margins: Vec<f64>,
-    q_min: f64,
-    argmin: usize,
-    accuracy: f64,
-    theta_norm_sq: f64,
-    normalized_margin: f64,
-    width: usize,
-    d: usize,
-    m: usize,
 }
 
 /// Runs `eval`.
@@ -49,36 +42,21 @@ pub fn run(a: &EvalArgs, _ctx: &Ctx) -> Result<Output, CliError> {
         paths::refuse_overwrite(&[named("-o", out)], &[named("--net", &a.net), named("--data", &a.data)])?;
     }
     let (net, data) = load_pair(&a.net, &a.data)?;
-    let q = net.margins(&data)?;
-    let (argmin, q_min) = argmin(&q);
-    let accuracy = net.accuracy(&data)?;
-    let theta_norm_sq = net.param_norm_sq();
-    let report = EvalReport {
-        format: "relucert/eval@1",
-        net: io::InputFile::of(&a.net)?,
-        data: io::InputFile::of(&a.data)?,
-        margins: q.iter().copied().collect(),
-        q_min,
-        argmin,
-        accuracy,
-        theta_norm_sq,
-        normalized_margin: q_min / theta_norm_sq,
-        width: net.width(),
-        d: data.d(),
-        m: data.m(),
-    };
+    let report = CliEvalReport { report: evaluate(&net, &data)?, net: io::InputFile::of(&a.net)?, data: io::InputFile::of(&a.data)? };
     if let Some(out) = &a.out {
         io::write_json(out, &report)?;
     }
+    let r = &report.report;
     let human = format!(
-        "network: width {}, d = {}; data: m = {}\nq_min = {} (sample {argmin}), accuracy = {}, ||θ||² = {}, q_min/||θ||² = {}",
-        net.width(),
-        data.d(),
-        data.m(),
-        fmt_num(q_min),
-        fmt_num(accuracy),
-        fmt_num(theta_norm_sq),
-        fmt_num(q_min / theta_norm_sq)
+        "network: width {}, d = {}; data: m = {}\nq_min = {} (sample {}), accuracy = {}, ||θ||² = {}, q_min/||θ||² = {}",
+        r.width,
+        r.d,
+        r.m,
+        fmt_num(r.q_min),
+        r.argmin,
+        fmt_num(r.accuracy),
+        fmt_num(r.theta_norm_sq),
+        fmt_num(r.normalized_margin)
     );
     Ok(Output::new(&report, human))
 }
