@@ -404,5 +404,5 @@ pub fn check_all() -> Result<CheckReport, CheckError> {
         section61(&TRAINED_D50_M10_K50, &SPHERE_D50_M10)?,
     ];
     let all_passed = claims.iter().all(|c| c.passed);
-    Ok(CheckReport { format: "relucert/check@1", claims, all_passed })
+    Ok(CheckReport { format: io::tags::CHECK, claims, all_passed })
 }

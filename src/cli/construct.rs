@@ -73,7 +73,7 @@ pub fn run(a: &ConstructArgs, _ctx: &Ctx) -> Result<Output, CliError> {
     io::write_net(&a.out, &net, a.dtype)?;
     let sqrt_d = (data.d() as f64).sqrt();
     let report = ConstructReport {
-        format: "relucert/construct@1",
+        format: io::tags::CONSTRUCT,
         construction: a.which,
         data: io::InputFile::of(&a.data)?,
         output: a.out.display().to_string(),

@@ -314,7 +314,7 @@ pub fn run(args: &DemoArgs, ctx: &Ctx) -> Result<Output, CliError> {
         b.finish_and_clear();
     }
     let report = DemoReport {
-        format: "relucert/demo@1",
+        format: relucert::io::tags::DEMO,
         d: a.d,
         m: a.m,
         width: a.width,

@@ -82,7 +82,7 @@ pub fn run(a: &GenArgs, _ctx: &Ctx) -> Result<Output, CliError> {
     let (positives, negatives) = data.label_counts();
     let stats = data.inner_product_stats();
     let report = GenReport {
-        format: "relucert/gen@1",
+        format: io::tags::GEN,
         generator: a.kind,
         d: a.d,
         m: a.m,

@@ -167,7 +167,7 @@ pub fn run(a: &ReproduceArgs, ctx: &Ctx) -> Result<Output, CliError> {
     let [csv, svg, svg_kkt] = [csv, svg, svg_kkt].map(|p| p.map(|p| p.display().to_string()));
     let (ran, skipped) = outcome.as_ref().map_or((0, 0), |o| (o.ran, o.skipped));
     let report = ReproduceReport {
-        format: "relucert/reproduce@1",
+        format: relucert::io::tags::REPRODUCE,
         figure: figure.name(),
         dir: dir.display().to_string(),
         ran,

@@ -48,7 +48,7 @@ pub fn run(a: &Theorem41Args, _ctx: &Ctx) -> Result<Output, CliError> {
     let report = theorem41(&net, &data, &settings)?;
     let human = report.summary();
     let cli = CliReport {
-        format: "relucert/theorem41@1",
+        format: io::tags::THEOREM41,
         report,
         net: io::InputFile::of(&a.net)?,
         data: io::InputFile::of(&a.data)?,
