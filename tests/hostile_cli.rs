@@ -206,6 +206,8 @@ fn max_memory_bounds_every_command() {
     refused(d, &["train", "--data", "d.json", "--width", "1000000000", "-o", "t.json"], 1, "bytes");
     refused(d, &["train", "--data", "d.json", "--width", "100000", "--max-memory", "1MiB", "-o", "t.json"], 1, "1048576 bytes");
     refused(d, &["eval", "--net", "n.json", "--data", "d.json", "--max-memory", "100"], 1, "100 bytes");
+    // The files fit in 4000 bytes; the KKT solve's estimate (5760 bytes here) does not.
+    refused(d, &["kkt", "--net", "n.json", "--data", "d.json", "--max-memory", "4000"], 1, "budget of 4000 bytes");
     for bad in ["0", "-1", "1X", "abc", "99999999999999999999"] {
         let arg = format!("--max-memory={bad}");
         refused(d, &["eval", "--net", "n.json", "--data", "d.json", &arg], 2, "--max-memory");

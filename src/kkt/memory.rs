@@ -1,10 +1,11 @@
 //! Memory estimates of one KKT solve, checked against a budget before anything large
 //! is allocated: a solve that would not fit is refused with the bytes it needs
 //! ([`super::KktError::Memory`]) instead of being killed by the operating system.
-//! The budget is [`super::KktSettings::max_memory`], or else the machine's available
-//! memory (`MemAvailable` of /proc/meminfo where it exists).
+//! The budget is [`super::KktSettings::max_memory`], or else the process-wide
+//! [`MemoryBudget::global`] (`--max-memory`, else the machine's available memory).
 
 use super::{KktError, LpMethod, Norm};
+use crate::io::MemoryBudget;
 
 /// Sizes that drive the memory of one solve.
 #[derive(Debug, Clone, Copy)]
@@ -19,14 +20,6 @@ pub(crate) struct Sizes {
     pub params: usize,
     /// Ambiguous pairs.
     pub amb: usize,
-}
-
-/// The machine's available memory in bytes, when it can be read.
-pub(crate) fn available() -> Option<u64> {
-    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    kib.checked_mul(1024)
 }
 
 fn mul(a: usize, b: usize) -> u128 {
@@ -58,11 +51,9 @@ pub(crate) fn estimate(norm: Norm, lp: LpMethod, s: Sizes) -> u128 {
     problem + vectors + solver
 }
 
-/// Refuses an estimate above the budget.
+/// Refuses an estimate above the budget (`budget`, else [`MemoryBudget::global`]).
 pub(crate) fn check(what: &str, needed: u128, budget: Option<u64>) -> Result<(), KktError> {
-    let Some(budget) = budget.or_else(available) else {
-        return Ok(());
-    };
+    let budget = budget.unwrap_or_else(|| MemoryBudget::global().bytes());
     if needed > budget as u128 {
         return Err(KktError::Memory { what: what.to_string(), needed: u64::try_from(needed).unwrap_or(u64::MAX), budget });
     }

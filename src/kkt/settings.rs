@@ -91,7 +91,8 @@ pub struct KktSettings {
     pub time_limit: f64,
     /// Memory budget in bytes: a solve whose estimate exceeds it is refused with
     /// [`KktError::Memory`] before anything large is allocated (default `None`: the
-    /// machine's available memory where it can be read, else no limit).
+    /// process-wide `io::MemoryBudget::global()`, the machine's available memory unless
+    /// `--max-memory` sets it).
     pub max_memory: Option<u64>,
     /// Largest number of ambiguous pairs for one solve; a τ-profile entry above it is
     /// skipped with a note, the main solve fails with [`KktError::TooManyAmbiguous`]
