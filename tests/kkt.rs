@@ -4,6 +4,9 @@
 //! (a closed form); the robust network's non-KKT-ness from the sign of its biases
 //! (b_j < 0 while every admissible Σ λ_i h_i has b-block ≥ 0 on its own neuron).
 
+mod common;
+
+use common::instances::random_instance;
 use nalgebra::{DMatrix, DVector};
 use relucert::construct::{orthogonal_kkt, robust, RobustSettings};
 use relucert::data::{Dataset, Generator};
@@ -58,22 +61,6 @@ fn robust_network_is_not_kkt() {
     let (hat, _) = net.normalized(&data).unwrap();
     let bnorm = hat.b().unwrap().norm();
     assert!(rep.eps >= bnorm * (1.0 - 1e-9), "eps {} < |b| {}", rep.eps, bnorm);
-}
-
-/// A random network (k neurons) on sphere data, labelled by its own sign so that it
-/// separates; samples where every neuron is off (N(x) = 0, margin 0) are dropped.
-fn random_instance(m: usize, k: usize, d: usize, bias: bool, seed: u64) -> (Net, Dataset) {
-    let x = Generator::Sphere.generate(d, m, seed).unwrap();
-    let mut rng = relucert::data::Rng::seed_from_u64(seed ^ 0xabcdef);
-    let w = DMatrix::from_fn(k, d, |_, _| rng.normal() / (d as f64).sqrt());
-    let b = bias.then(|| DVector::from_fn(k, |_, _| 0.3 * rng.normal()));
-    let v = DVector::from_fn(k, |_, _| rng.normal());
-    let net = Net::new(w, b, v).unwrap();
-    let out = net.forward(x.x());
-    let keep: Vec<usize> = (0..m).filter(|&i| out[i] != 0.0).collect();
-    let y = DVector::from_fn(m, |i, _| if out[i] >= 0.0 { 1.0 } else { -1.0 });
-    let data = Dataset::new(x.x().clone(), y).unwrap().select(&keep);
-    (net, data)
 }
 
 #[test]

@@ -2,26 +2,13 @@
 //! references: the explicit LP (every parameter row at once, good_lp + microlp) and
 //! clarabel's interior point on the dense QP (docs/kkt.md, "Solvers").
 
-use nalgebra::{DMatrix, DVector};
+mod common;
+
+use common::instances::random_instance;
 use proptest::prelude::*;
 use relucert::data::{Dataset, Generator};
 use relucert::kkt::{self, KktReport, KktSettings, L2Solver, LpMethod, Norm, SolveStatus, SolverMethod, Support};
 use relucert::net::Net;
-
-/// A random network on sphere data, labelled by its own sign (samples with N(x) = 0
-/// dropped).
-fn random_instance(m: usize, k: usize, d: usize, bias: bool, seed: u64) -> (Net, Dataset) {
-    let x = Generator::Sphere.generate(d, m, seed).unwrap();
-    let mut rng = relucert::data::Rng::seed_from_u64(seed ^ 0xabcdef);
-    let w = DMatrix::from_fn(k, d, |_, _| rng.normal() / (d as f64).sqrt());
-    let b = bias.then(|| DVector::from_fn(k, |_, _| 0.3 * rng.normal()));
-    let v = DVector::from_fn(k, |_, _| rng.normal());
-    let net = Net::new(w, b, v).unwrap();
-    let out = net.forward(x.x());
-    let keep: Vec<usize> = (0..m).filter(|&i| out[i] != 0.0).collect();
-    let y = DVector::from_fn(m, |i, _| if out[i] >= 0.0 { 1.0 } else { -1.0 });
-    (net, Dataset::new(x.x().clone(), y).unwrap().select(&keep))
-}
 
 /// A small network (m = 16, d = 8, k = 24) trained by the toolkit to log10 loss −30.
 fn trained_instance(bias: bool, seed: u64) -> (Net, Dataset) {

@@ -3,13 +3,16 @@
 //! with Clarabel, not the crate's own QP: `relucert::radius::reference`), closed forms
 //! on the paper's constructions.
 
+mod common;
+
+use common::instances::random_net;
 use nalgebra::{DMatrix, DVector};
 use proptest::prelude::*;
 use relucert::construct::{orthogonal_kkt, robust, RobustSettings};
 use relucert::radius::reference::brute_force;
 use relucert::radius::{
     exact_radius, fig1, radius_report, ray_radius, theorem41, BracketReason, QpBackend, RadiusError, RadiusMethod, RadiusOutcome,
-    RadiusSettings, Theorem41Settings,
+    RadiusResult, RadiusSettings, Theorem41Settings,
 };
 use relucert::{Dataset, Generator, Net};
 
@@ -259,18 +262,20 @@ fn exact_below_fig1() {
     }
 }
 
-#[test]
-fn budget_gives_honest_bracket() {
+/// A random k = 32 net (d = 10, seed 11), one sphere point labelled by the net's sign,
+/// and the point's exact radius without budgets (found within the default limits).
+fn k32_instance() -> (Net, Vec<f64>, f64, RadiusResult) {
     let data = Generator::Sphere.generate(10, 1, 3).unwrap();
-    let mut rng = relucert::data::Rng::seed_from_u64(11);
-    let k = 32;
-    let w: Vec<f64> = (0..k * 10).map(|_| rng.normal() / 10f64.sqrt()).collect();
-    let b: Vec<f64> = (0..k).map(|_| 0.1 * rng.normal()).collect();
-    let v: Vec<f64> = (0..k).map(|_| rng.normal() / (k as f64).sqrt()).collect();
-    let net = Net::from_rows(10, &w, Some(&b), &v).unwrap();
+    let net = random_net(32, 10, 11);
     let x = data.row(0);
     let y = net.forward_one(&x).signum();
     let full = exact_radius(&net, &x, y, &RadiusSettings::default()).unwrap();
+    (net, x, y, full)
+}
+
+#[test]
+fn budget_gives_honest_bracket() {
+    let (net, x, y, full) = k32_instance();
     assert_eq!(full.outcome, RadiusOutcome::Exact);
     for cap in [1usize, 2, 5, 20] {
         let s = RadiusSettings { max_regions: Some(cap), ..RadiusSettings::default() };
@@ -293,16 +298,7 @@ fn budget_gives_honest_bracket() {
 /// exact when the gap closed within exact_tol), and the history ends at the answer.
 #[test]
 fn gap_stops_with_a_bracket_and_history() {
-    let data = Generator::Sphere.generate(10, 1, 3).unwrap();
-    let mut rng = relucert::data::Rng::seed_from_u64(11);
-    let k = 32;
-    let w: Vec<f64> = (0..k * 10).map(|_| rng.normal() / 10f64.sqrt()).collect();
-    let b: Vec<f64> = (0..k).map(|_| 0.1 * rng.normal()).collect();
-    let v: Vec<f64> = (0..k).map(|_| rng.normal() / (k as f64).sqrt()).collect();
-    let net = Net::from_rows(10, &w, Some(&b), &v).unwrap();
-    let x = data.row(0);
-    let y = net.forward_one(&x).signum();
-    let full = exact_radius(&net, &x, y, &RadiusSettings::default()).unwrap();
+    let (net, x, y, full) = k32_instance();
     for gap in [0.5, 0.1, 0.01] {
         let r = exact_radius(&net, &x, y, &RadiusSettings { gap: Some(gap), ..RadiusSettings::default() }).unwrap();
         assert!(r.lower <= full.radius * (1.0 + 1e-9) && full.radius <= r.upper * (1.0 + 1e-9));

@@ -3,6 +3,9 @@
 //! reference (`relucert::radius::reference`), and proof files that `verify_radius`
 //! accepts and that fail once one number is corrupted.
 
+mod common;
+
+use common::instances::random_net;
 use proptest::prelude::*;
 use relucert::radius::reference::brute_force;
 use relucert::radius::{
@@ -173,14 +176,6 @@ proptest! {
             RadiusOutcome::Misclassified => prop_assert!(false, "misclassified with margin {n}"),
         }
     }
-}
-
-fn random_net(k: usize, d: usize, seed: u64) -> Net {
-    let mut rng = relucert::data::Rng::seed_from_u64(seed);
-    let w: Vec<f64> = (0..k * d).map(|_| rng.normal() / (d as f64).sqrt()).collect();
-    let b: Vec<f64> = (0..k).map(|_| 0.1 * rng.normal()).collect();
-    let v: Vec<f64> = (0..k).map(|_| rng.normal() / (k as f64).sqrt()).collect();
-    Net::from_rows(d, &w, Some(&b), &v).unwrap()
 }
 
 /// Every proof written here passes; corrupting one number of the proof (a leaf bound,

@@ -1,0 +1,33 @@
+//! Random test instances, seeded: a network labelling sphere data by its own sign
+//! ([`random_instance`], for certificates) and a network for radius searches
+//! ([`random_net`]). The draws are part of what the tests assert (known outcomes on
+//! given seeds), so the order of the random numbers must not change.
+
+use nalgebra::{DMatrix, DVector};
+use relucert::data::{Dataset, Generator, Rng};
+use relucert::net::Net;
+
+/// A random network (k neurons: w ~ N(0, 1/d), b ~ N(0, 0.3²) when `bias`, v ~ N(0, 1))
+/// on m points of sphere data, labelled by the network's own sign so that it separates;
+/// samples where every neuron is off (N(x) = 0, margin 0) are dropped.
+pub fn random_instance(m: usize, k: usize, d: usize, bias: bool, seed: u64) -> (Net, Dataset) {
+    let x = Generator::Sphere.generate(d, m, seed).unwrap();
+    let mut rng = Rng::seed_from_u64(seed ^ 0xabcdef);
+    let w = DMatrix::from_fn(k, d, |_, _| rng.normal() / (d as f64).sqrt());
+    let b = bias.then(|| DVector::from_fn(k, |_, _| 0.3 * rng.normal()));
+    let v = DVector::from_fn(k, |_, _| rng.normal());
+    let net = Net::new(w, b, v).unwrap();
+    let out = net.forward(x.x());
+    let keep: Vec<usize> = (0..m).filter(|&i| out[i] != 0.0).collect();
+    let y = DVector::from_fn(m, |i, _| if out[i] >= 0.0 { 1.0 } else { -1.0 });
+    (net, Dataset::new(x.x().clone(), y).unwrap().select(&keep))
+}
+
+/// A random network with biases: w ~ N(0, 1/d), b ~ N(0, 0.1²), v ~ N(0, 1/k).
+pub fn random_net(k: usize, d: usize, seed: u64) -> Net {
+    let mut rng = Rng::seed_from_u64(seed);
+    let w: Vec<f64> = (0..k * d).map(|_| rng.normal() / (d as f64).sqrt()).collect();
+    let b: Vec<f64> = (0..k).map(|_| 0.1 * rng.normal()).collect();
+    let v: Vec<f64> = (0..k).map(|_| rng.normal() / (k as f64).sqrt()).collect();
+    Net::from_rows(d, &w, Some(&b), &v).unwrap()
+}
