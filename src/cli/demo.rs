@@ -104,15 +104,8 @@ struct DemoReport {
     train: train::TrainReport,
     kkt_eps_rel: f64,
     kkt_tau_profile: Vec<kkt::TauPoint>,
-    kkt_lambda_sum: f64,
-    kkt_theta_norm_sq_half: f64,
-    on_margin: usize,
-    on_margin_fraction: f64,
-    c_star: Option<f64>,
-    theorem41_z_norm: Option<f64>,
-    theorem41_ratio: Option<f64>,
-    theorem41_hypotheses_hold: bool,
-    theorem41_conclusion_holds: bool,
+    #[serde(flatten)]
+    trained: Measures,
     trained_radii: Radii,
     kkt_point: KktColumn,
     wall_seconds: f64,
@@ -144,14 +137,26 @@ struct AtKkt {
     eps_rel: f64,
     tau: f64,
     verified: bool,
-    kkt_lambda_sum: f64,
-    kkt_theta_norm_sq_half: f64,
     q_min: f64,
     zero_neurons: usize,
     directions: usize,
     /// Samples with q̂_i ≤ 1 + 1e-9 (polish's on-margin set).
     on_margin_exact: Vec<usize>,
-    /// Figure 1's on-margin set (10% slack), as for the trained network.
+    /// The measurements made on the trained network too.
+    #[serde(flatten)]
+    measures: Measures,
+    radii: Radii,
+    /// y·N(witness) by the forward pass per sample (null without a witness).
+    witness_margin: Vec<Option<f64>>,
+}
+
+/// What the trained and the KKT column both measure on their network: the KKT
+/// certificate's two sides of Σλ = ‖θ̂‖²/2, Figure 1's on-margin set (10% slack) and c*,
+/// and Theorem 4.1 (docs/theorems.md).
+#[derive(Serialize)]
+struct Measures {
+    kkt_lambda_sum: f64,
+    kkt_theta_norm_sq_half: f64,
     on_margin: usize,
     on_margin_fraction: f64,
     c_star: Option<f64>,
@@ -159,9 +164,25 @@ struct AtKkt {
     theorem41_ratio: Option<f64>,
     theorem41_hypotheses_hold: bool,
     theorem41_conclusion_holds: bool,
-    radii: Radii,
-    /// y·N(witness) by the forward pass per sample (null without a witness).
-    witness_margin: Vec<Option<f64>>,
+}
+
+impl Measures {
+    /// Measures `net`, whose certificate is `cert`, on `data`.
+    fn of(net: &Net, data: &Dataset, cert: &kkt::KktReport) -> Result<Measures, CliError> {
+        let fig = radius::fig1(net, data, 0.1)?;
+        let t41 = radius::theorem41(net, data, &radius::Theorem41Settings::default())?;
+        Ok(Measures {
+            kkt_lambda_sum: cert.lambda_sum,
+            kkt_theta_norm_sq_half: cert.theta_norm_sq_half,
+            on_margin: fig.on_margin.len(),
+            on_margin_fraction: fig.on_margin.len() as f64 / data.m() as f64,
+            c_star: finite(fig.c_star),
+            theorem41_z_norm: finite(t41.z_norm),
+            theorem41_ratio: finite(t41.ratio),
+            theorem41_hypotheses_hold: t41.hypotheses_hold,
+            theorem41_conclusion_holds: t41.conclusion_holds,
+        })
+    }
 }
 
 fn polish_error(e: PolishError) -> CliError {
@@ -183,26 +204,16 @@ fn kkt_column(net: &Net, data: &Dataset, a: &Sizes, samples: &[usize]) -> Result
     let r = &p.report;
     let at_kkt = match (&p.net, &r.certificate, r.status) {
         (Some(kn), Some(cert), PolishStatus::Kkt) => {
-            let fig = radius::fig1(kn, data, 0.1)?;
-            let t41 = radius::theorem41(kn, data, &radius::Theorem41Settings::default())?;
             let (radii, wm) = radii_with_witness(kn, data, samples, a.radius_time_limit)?;
             Some(AtKkt {
                 eps_rel: cert.eps_rel,
                 tau: r.tau,
                 verified: r.verified,
-                kkt_lambda_sum: cert.lambda_sum,
-                kkt_theta_norm_sq_half: cert.theta_norm_sq_half,
                 q_min: relucert::net::argmin(&kn.margins(data)?).1,
                 zero_neurons: r.zero_neurons,
                 directions: r.directions,
                 on_margin_exact: r.on_margin.clone(),
-                on_margin: fig.on_margin.len(),
-                on_margin_fraction: fig.on_margin.len() as f64 / a.m as f64,
-                c_star: finite(fig.c_star),
-                theorem41_z_norm: finite(t41.z_norm),
-                theorem41_ratio: finite(t41.ratio),
-                theorem41_hypotheses_hold: t41.hypotheses_hold,
-                theorem41_conclusion_holds: t41.conclusion_holds,
+                measures: Measures::of(kn, data, cert)?,
                 radii,
                 witness_margin: wm.into_iter().map(|x| (!x.is_nan()).then_some(x)).collect(),
             })
@@ -297,8 +308,7 @@ pub fn run(args: &DemoArgs, ctx: &Ctx) -> Result<Output, CliError> {
     }
     let net = &trained.net;
     let cert = kkt::certify(net, &data, &kkt::KktSettings::default())?;
-    let fig = radius::fig1(net, &data, 0.1)?;
-    let t41 = radius::theorem41(net, &data, &radius::Theorem41Settings::default())?;
+    let trained_measures = Measures::of(net, &data, &cert)?;
     let some: Vec<usize> = (0..a.m.min(a.radius_samples)).collect();
     let trained_radii = radii(net, &data, &some, a.radius_time_limit)?;
 
@@ -328,21 +338,13 @@ pub fn run(args: &DemoArgs, ctx: &Ctx) -> Result<Output, CliError> {
         train: trained.report.clone(),
         kkt_eps_rel: cert.eps_rel,
         kkt_tau_profile: cert.tau_profile.clone(),
-        kkt_lambda_sum: cert.lambda_sum,
-        kkt_theta_norm_sq_half: cert.theta_norm_sq_half,
-        on_margin: fig.on_margin.len(),
-        on_margin_fraction: fig.on_margin.len() as f64 / a.m as f64,
-        c_star: finite(fig.c_star),
-        theorem41_z_norm: finite(t41.z_norm),
-        theorem41_ratio: finite(t41.ratio),
-        theorem41_hypotheses_hold: t41.hypotheses_hold,
-        theorem41_conclusion_holds: t41.conclusion_holds,
+        trained: trained_measures,
         trained_radii,
         kkt_point,
         wall_seconds: 0.0,
     };
     let tau_prof: Vec<String> = cert.tau_profile.iter().map(|t| format!("τ={:.0e}: {}", t.tau, t.eps_rel.map_or("skipped".to_string(), |e| format!("{e:.3}")))).collect();
-    let kp = &report.kkt_point;
+    let (kp, tm) = (&report.kkt_point, &report.trained);
     let kkt_head = match &kp.at_kkt {
         Some(_) => "polished KKT point".to_string(),
         None => format!("polish failed: {}", kp.status),
@@ -380,12 +382,12 @@ pub fn run(args: &DemoArgs, ctx: &Ctx) -> Result<Output, CliError> {
     human.push_str(&row(
         "samples on the margin (10% slack)",
         "all (margins = 1)".into(),
-        format!("{}/{}", fig.on_margin.len(), a.m),
-        at(&|k| format!("{}/{} ({} exactly)", k.on_margin, a.m, k.on_margin_exact.len())),
+        format!("{}/{}", tm.on_margin, a.m),
+        at(&|k| format!("{}/{} ({} exactly)", k.measures.on_margin, a.m, k.on_margin_exact.len())),
     ));
     let opt = |x: Option<f64>| x.map_or("∞".to_string(), fmt_num);
-    human.push_str(&row("Figure 1 c* (one z for all on-margin)", "-".into(), fmt_num(fig.c_star), at(&|k| opt(k.c_star))));
-    human.push_str(&row("Theorem 4.1 ‖ηz‖", "-".into(), fmt_num(t41.z_norm), at(&|k| opt(k.theorem41_z_norm))));
+    human.push_str(&row("Figure 1 c* (one z for all on-margin)", "-".into(), opt(tm.c_star), at(&|k| opt(k.measures.c_star))));
+    human.push_str(&row("Theorem 4.1 ‖ηz‖", "-".into(), opt(tm.theorem41_z_norm), at(&|k| opt(k.measures.theorem41_z_norm))));
     human.push_str(&format!(
         "\nexact L2 radius, robust:  {}   (Theorem 3.1 bound (1−c)/4·√d = {})\n\
          exact L2 radius, trained: {}\n\
@@ -398,9 +400,9 @@ pub fn run(args: &DemoArgs, ctx: &Ctx) -> Result<Output, CliError> {
         fmt_radii(&report.trained_radii),
         kp.at_kkt.as_ref().map_or_else(|| format!("– (polish failed: {})", kp.status), |k| fmt_radii(&k.radii)),
         tau_prof.join(", "),
-        t41.hypotheses_hold,
-        t41.conclusion_holds,
-        kp.at_kkt.as_ref().map_or(String::new(), |k| format!("; at the KKT point: {}", k.theorem41_conclusion_holds)),
+        tm.theorem41_hypotheses_hold,
+        tm.theorem41_conclusion_holds,
+        kp.at_kkt.as_ref().map_or(String::new(), |k| format!("; at the KKT point: {}", k.measures.theorem41_conclusion_holds)),
         kp.status,
         kp.message,
         kp.distance.map_or("–".to_string(), fmt_num),
