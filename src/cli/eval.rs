@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 use serde::Serialize;
 
-use super::paths::{self, named};
+use super::paths;
 use super::{fmt_num, load_pair, CliError, Ctx, Output};
 use relucert::eval::{evaluate, EvalReport};
 use relucert::io;
@@ -37,10 +37,7 @@ struct CliEvalReport {
 
 /// Runs `eval`.
 pub fn run(a: &EvalArgs, _ctx: &Ctx) -> Result<Output, CliError> {
-    if let Some(out) = &a.out {
-        paths::json_report("-o", out)?;
-        paths::refuse_overwrite(&[named("-o", out)], &[named("--net", &a.net), named("--data", &a.data)])?;
-    }
+    paths::report_out(a.out.as_deref(), &a.net, &a.data)?;
     let (net, data) = load_pair(&a.net, &a.data)?;
     let report = CliEvalReport { report: evaluate(&net, &data)?, net: io::InputFile::of(&a.net)?, data: io::InputFile::of(&a.data)? };
     if let Some(out) = &a.out {

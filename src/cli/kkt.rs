@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::parse::{self, TauLadder};
-use super::paths::{self, named};
+use super::paths;
 use super::{load_pair, CliError, Ctx, Output};
 use relucert::io;
 use relucert::kkt::{self, InputInfo, KktReport, KktSettings, Norm, Support, REPORT_FORMAT};
@@ -48,10 +48,7 @@ fn info(path: &std::path::Path, content_sha256: String) -> Result<InputInfo, Cli
 
 /// Runs `kkt`.
 pub fn run(a: &KktArgs, _ctx: &Ctx) -> Result<Output, CliError> {
-    if let Some(out) = &a.out {
-        paths::json_report("-o", out)?;
-        paths::refuse_overwrite(&[named("-o", out)], &[named("--net", &a.net), named("--data", &a.data)])?;
-    }
+    paths::report_out(a.out.as_deref(), &a.net, &a.data)?;
     let (net, data) = load_pair(&a.net, &a.data)?;
     let settings = KktSettings {
         norm: a.norm,

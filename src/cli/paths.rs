@@ -94,6 +94,16 @@ pub fn json_report(flag: &str, path: &Path) -> Result<(), CliError> {
     }
 }
 
+/// Checks a command's `-o REPORT` of a report on `--net NET --data DATA`, when given:
+/// a `.json` name ([`json_report`]) that is neither input ([`refuse_overwrite`]).
+pub fn report_out(out: Option<&Path>, net: &Path, data: &Path) -> Result<(), CliError> {
+    if let Some(out) = out {
+        json_report("-o", out)?;
+        refuse_overwrite(&[named("-o", out)], &[named("--net", net), named("--data", data)])?;
+    }
+    Ok(())
+}
+
 /// `<out><suffix>`, e.g. `n.json.report.json` beside `n.json`.
 pub fn companion(out: &Path, suffix: &str) -> PathBuf {
     let mut s = out.as_os_str().to_owned();

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 use serde::Serialize;
 
-use super::paths::{self, named};
+use super::paths;
 use super::{load_pair, parse, CliError, Ctx, Output};
 use relucert::io;
 use relucert::radius::{theorem41, Theorem41Report, Theorem41Settings};
@@ -39,10 +39,7 @@ struct CliReport {
 
 /// Runs `theorem41`.
 pub fn run(a: &Theorem41Args, _ctx: &Ctx) -> Result<Output, CliError> {
-    if let Some(out) = &a.out {
-        paths::json_report("-o", out)?;
-        paths::refuse_overwrite(&[named("-o", out)], &[named("--net", &a.net), named("--data", &a.data)])?;
-    }
+    paths::report_out(a.out.as_deref(), &a.net, &a.data)?;
     let (net, data) = load_pair(&a.net, &a.data)?;
     let settings = Theorem41Settings { slack: a.slack, ..Theorem41Settings::default() };
     let report = theorem41(&net, &data, &settings)?;
