@@ -190,6 +190,20 @@ impl Net {
         DVector::from_vec(out)
     }
 
+    /// The network of the same shape (width, dimension, bias or not) with the parameters
+    /// θ given in [`Net::flatten`]'s order: `net.with_flat(net.flatten().as_slice())` is
+    /// `net`. Fails with [`NetError::Shape`] when θ does not have [`Net::param_count`]
+    /// entries, and with [`NetError::NonFinite`] on a NaN or infinite entry.
+    pub fn with_flat(&self, theta: &[f64]) -> Result<Net, NetError> {
+        let (k, d) = self.w.shape();
+        if theta.len() != self.param_count() {
+            return Err(NetError::Shape { what: "θ", expected: self.param_count(), got: theta.len() });
+        }
+        let (w, rest) = theta.split_at(k * d);
+        let (b, v) = if self.has_bias() { (Some(&rest[..k]), &rest[k..]) } else { (None, rest) };
+        Net::from_rows(d, w, b, v)
+    }
+
     /// ‖θ‖², the squared Euclidean norm of all parameters.
     pub fn param_norm_sq(&self) -> f64 {
         self.w.norm_squared() + self.b.as_ref().map_or(0.0, |b| b.norm_squared()) + self.v.norm_squared()

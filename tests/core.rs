@@ -1,5 +1,8 @@
 //! Model, data and constructions: invariances, closed forms and brute-force checks.
 
+mod common;
+
+use common::numeric::central_differences;
 use nalgebra::{DMatrix, DVector};
 use proptest::prelude::*;
 use relucert::construct::{self, RobustSettings};
@@ -66,6 +69,19 @@ proptest! {
         }
     }
 
+    /// `with_flat` inverts `flatten`, bit for bit.
+    #[test]
+    fn with_flat_inverts_flatten(k in 1usize..10, d in 1usize..6, bias: bool, seed: u64) {
+        let net = random_net(k, d, bias, seed);
+        let back = net.with_flat(net.flatten().as_slice()).unwrap();
+        prop_assert_eq!((back.width(), back.dim(), back.has_bias()), (k, d, bias));
+        let bits = |n: &Net| n.flatten().iter().map(|x| x.to_bits()).collect::<Vec<u64>>();
+        prop_assert_eq!(bits(&back), bits(&net));
+        let short = net.with_flat(&net.flatten().as_slice()[1..]);
+        let is_shape_error = matches!(short, Err(NetError::Shape { .. }));
+        prop_assert!(is_shape_error);
+    }
+
     /// Euler's identity for degree-2 homogeneity: ⟨θ, h_i⟩ = 2 y_i N(x_i) (DESIGN §2).
     #[test]
     fn euler_identity(k in 1usize..10, d in 1usize..6, bias: bool, seed: u64) {
@@ -86,28 +102,12 @@ fn sample_gradient_matches_finite_differences() {
     for (seed, bias) in [(1u64, true), (2, false), (3, true)] {
         let net = random_net(6, 4, bias, seed);
         let data = Generator::Gaussian { variance: 1.0 }.generate(4, 3, seed + 10).unwrap();
-        let theta = net.flatten();
-        let (k, d) = (net.width(), net.dim());
-        let rebuild = |t: &DVector<f64>| {
-            let w: Vec<f64> = t.as_slice()[..k * d].to_vec();
-            let (b, v) = if bias {
-                (Some(t.as_slice()[k * d..k * d + k].to_vec()), t.as_slice()[k * d + k..].to_vec())
-            } else {
-                (None, t.as_slice()[k * d..].to_vec())
-            };
-            Net::from_rows(d, &w, b.as_deref(), &v).unwrap()
-        };
         for i in 0..data.m() {
             let (x, y) = (data.row(i), data.y()[i]);
             let g = net.sample_gradient_default(&x, y);
-            let h = 1e-6;
-            for p in 0..theta.len() {
-                let mut tp = theta.clone();
-                tp[p] += h;
-                let mut tm = theta.clone();
-                tm[p] -= h;
-                let fd = (y * rebuild(&tp).forward_one(&x) - y * rebuild(&tm).forward_one(&x)) / (2.0 * h);
-                assert!((fd - g[p]).abs() < 1e-6, "sample {i} param {p}: fd {fd} vs analytic {}", g[p]);
+            let fd = central_differences(&net, 1e-6, |n| y * n.forward_one(&x));
+            for (p, (fd, g)) in fd.iter().zip(g.iter()).enumerate() {
+                assert!((fd - g).abs() < 1e-6, "sample {i} param {p}: fd {fd} vs analytic {g}");
             }
         }
     }

@@ -3,6 +3,9 @@
 //! convergence on orthogonal and sphere data, determinism, the paper schedule, and
 //! misuse.
 
+mod common;
+
+use common::numeric::central_differences;
 use nalgebra::{DMatrix, DVector};
 use relucert::net::NetError;
 use relucert::train::{
@@ -11,12 +14,6 @@ use relucert::train::{
 };
 use relucert::{Dataset, Generator, Net};
 
-fn net_from_flat(like: &Net, theta: &[f64]) -> Net {
-    let (k, d) = (like.width(), like.dim());
-    let w = &theta[..k * d];
-    let (b, v) = if like.has_bias() { (Some(&theta[k * d..k * d + k]), &theta[k * d + k..]) } else { (None, &theta[k * d..]) };
-    Net::from_rows(d, w, b, v).expect("valid net")
-}
 
 /// Plain f64 loss Σ ℓ(q_i), computed directly (no log space), for finite differences.
 fn direct_loss(net: &Net, data: &Dataset, loss: Loss) -> f64 {
@@ -38,18 +35,9 @@ fn gradient_matches_finite_differences() {
             let lg = loss_and_grad(&net, &data, loss).expect("grad");
             let l0 = direct_loss(&net, &data, loss);
             assert!((lg.loss() - l0).abs() <= 1e-12 * l0, "loss {} vs {}", lg.loss(), l0);
-            let g = lg.grad();
-            let theta = net.flatten();
-            let h = 1e-6;
-            for p in 0..theta.len() {
-                let mut tp = theta.clone();
-                tp[p] += h;
-                let mut tm = theta.clone();
-                tm[p] -= h;
-                let fd = (direct_loss(&net_from_flat(&net, tp.as_slice()), &data, loss)
-                    - direct_loss(&net_from_flat(&net, tm.as_slice()), &data, loss))
-                    / (2.0 * h);
-                assert!((fd - g[p]).abs() <= 1e-6 * (1.0 + g[p].abs()), "bias {bias} {loss:?} param {p}: fd {fd} vs {}", g[p]);
+            let fd = central_differences(&net, 1e-6, |n| direct_loss(n, &data, loss));
+            for (p, (fd, g)) in fd.iter().zip(lg.grad().iter()).enumerate() {
+                assert!((fd - g).abs() <= 1e-6 * (1.0 + g.abs()), "bias {bias} {loss:?} param {p}: fd {fd} vs {g}");
             }
         }
     }
