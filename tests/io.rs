@@ -94,6 +94,42 @@ proptest! {
     }
 }
 
+/// Every finite f64: normal and subnormal, both signs, and ±0.
+fn any_finite() -> impl Strategy<Value = f64> {
+    use proptest::num::f64::{NEGATIVE, NORMAL, POSITIVE, SUBNORMAL, ZERO};
+    POSITIVE | NEGATIVE | NORMAL | SUBNORMAL | ZERO
+}
+
+fn bits(xs: impl Iterator<Item = f64>) -> Vec<u64> {
+    xs.map(f64::to_bits).collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// A network and a dataset written as JSON read back bit for bit, whatever their
+    /// finite values (−0, subnormals, 17-digit decimals; serde_json's float_roundtrip).
+    #[test]
+    fn json_is_bit_identical(
+        (k, d, bias, params) in (1usize..5, 1usize..5, any::<bool>())
+            .prop_flat_map(|(k, d, bias)| (Just(k), Just(d), Just(bias), proptest::collection::vec(any_finite(), k * d + 2 * k))),
+        xs in proptest::collection::vec(any_finite(), 12),
+    ) {
+        let (w, rest) = params.split_at(k * d);
+        let (b, v) = rest.split_at(k);
+        let net = Net::from_rows(d, w, bias.then_some(b), v).unwrap();
+        let back = roundtrip_net(&net, "json", FileDtype::F64);
+        prop_assert_eq!(bits(back.flatten().iter().copied()), bits(net.flatten().iter().copied()));
+        let y: Vec<f64> = (0..4).map(|i| if xs[i] < 0.0 { -1.0 } else { 1.0 }).collect();
+        let data = relucert::Dataset::from_rows(3, &xs, &y).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("d.json");
+        io::write_data(&p, &data, FileDtype::F64).unwrap();
+        let read = io::read_data(&p).unwrap();
+        prop_assert_eq!(bits(read.x().iter().copied()), bits(data.x().iter().copied()));
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(400))]
 
