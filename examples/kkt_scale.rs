@@ -4,6 +4,7 @@
 //! ```text
 //! cargo run --release --example kkt_scale -- peer 100 200 100      # L2, L∞, L1 on the peer instance
 //! cargo run --release --example kkt_scale -- trained 100 200 100   # trained: τ = 1e-2, default, L∞ (L1 with KKT_SCALE_L1=1)
+//! cargo run --release --example kkt_scale -- tau 100 200 100       # trained: τ = 1e-2 cold and the ladder, best of 5
 //! cargo run --release --example kkt_scale -- linf 1000 1000 1000   # L∞ alone, support = all
 //! cargo run --release --example kkt_scale -- default 1000 1000 1000
 //! ```
@@ -114,6 +115,18 @@ fn main() {
                 let s = KktSettings { norm, tau_ladder: vec![], ..KktSettings::default() };
                 let (rep, t) = timed(&net, &data, &s);
                 show(norm.name(), &rep, t);
+            }
+        }
+        "tau" => {
+            let (net, data) = trained(m, k, d);
+            let reps = num(4, 5);
+            let cold = KktSettings { tau: 1e-2, tau_ladder: vec![], ..KktSettings::default() };
+            for (name, s) in [("l2 tau=1e-2 cold", &cold), ("l2 default (ladder)", &KktSettings::default())] {
+                let runs: Vec<(KktReport, f64)> = (0..reps).map(|_| timed(&net, &data, s)).collect();
+                let best = runs.iter().map(|r| r.1).fold(f64::INFINITY, f64::min);
+                let (rep, _) = runs.into_iter().last().expect("reps >= 1");
+                println!("{name}: best of {reps}, {} iterations at tau", rep.solver.iterations);
+                show(name, &rep, best);
             }
         }
         "linf" => {

@@ -50,6 +50,7 @@ mod nnls;
 mod problem;
 mod qp;
 mod report;
+mod schur;
 mod settings;
 mod verify;
 
