@@ -44,7 +44,7 @@ fn nnls_status(outcome: NnlsOutcome) -> SolveStatus {
 
 fn run_clarabel(p: &Problem, c: &[f64], s: &KktSettings) -> Result<(Vec<f64>, SolverInfo), KktError> {
     let owners: Vec<usize> = p.amb.iter().map(|&(a, _)| a).collect();
-    let r = qp::solve(p.ns(), &owners, |a, b| p.gram(a, b), c, s.time_limit)
+    let r = qp::solve(p.ns(), &owners, |a, b| p.gram(a, b), c, qp::QpTolerances::certificate(s.time_limit))
         .map_err(|reason| KktError::Solver { solver: "clarabel", reason })?;
     let info = SolverInfo {
         method: SolverMethod::Clarabel,

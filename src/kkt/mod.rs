@@ -48,7 +48,7 @@ mod lpgen;
 mod memory;
 mod nnls;
 mod problem;
-mod qp;
+pub(crate) mod qp;
 mod report;
 mod schur;
 mod settings;
