@@ -117,6 +117,16 @@ pub(crate) struct Elimination {
     c_mu: Vec<f64>,
     /// (Σ Σᵀ)_ab over the support.
     ss: Mat<f64>,
+    /// Σ_j W_jᵀ W_j and Σ_j W_jᵀ h_j, indexed by support sample (None before the first
+    /// round): kept up to date neuron by neuron.
+    sum: Option<(Mat<f64>, Vec<f64>)>,
+}
+
+/// A sum of neuron contributions (ns×ns and ns).
+type Sum = (Mat<f64>, Vec<f64>);
+
+fn add_sums((a, ra): Sum, (b, rb): Sum) -> Sum {
+    (a + b, ra.iter().zip(&rb).map(|(x, y)| x + y).collect())
 }
 
 impl Elimination {
@@ -126,7 +136,70 @@ impl Elimination {
         let ns = p.ns();
         let sig = Mat::from_fn(ns, p.k, |a, j| p.sig[(a, j)]);
         let ss = &sig * sig.transpose();
-        Elimination { neurons: (0..p.k).map(|_| Neuron::empty()).collect(), c_mu, ss }
+        Elimination { neurons: (0..p.k).map(|_| Neuron::empty()).collect(), c_mu, ss, sum: None }
+    }
+
+    /// Brings every neuron and the sum of their contributions up to date with `part`:
+    /// when most neurons changed, the sum is rebuilt; otherwise each changed neuron's
+    /// old contribution is taken out and its new one put in.
+    fn refresh(&mut self, p: &Problem, part: &Partition) {
+        let (k, ns) = (p.k, p.ns());
+        let rows: Vec<Vec<usize>> = (0..k)
+            .into_par_iter()
+            .map(|j| {
+                if part.free[j].is_empty() {
+                    Vec::new()
+                } else {
+                    part.lf.iter().copied().filter(|&a| part.on[a * k + j]).collect()
+                }
+            })
+            .collect();
+        let changed: Vec<bool> =
+            self.neurons.iter().enumerate().map(|(j, nr)| !nr.is_current(&part.free[j], &rows[j])).collect();
+        let n_changed = changed.iter().filter(|&&c| c).count();
+        let c_mu = &self.c_mu;
+        // Few accumulators: each is ns×ns.
+        let chunk = (k / (4 * rayon::current_num_threads())).max(1);
+        let zero = || (Mat::<f64>::zeros(ns, ns), vec![0.0; ns]);
+        match &mut self.sum {
+            Some((d, dr)) if 2 * n_changed < k => {
+                if n_changed == 0 {
+                    return;
+                }
+                let (dd, ddr) = self
+                    .neurons
+                    .par_iter_mut()
+                    .enumerate()
+                    .with_min_len(chunk)
+                    .filter(|(j, _)| changed[*j])
+                    .fold(zero, |mut acc, (j, nr)| {
+                        nr.add_to(&mut acc, -1.0);
+                        nr.update(p, c_mu, &part.free[j], &rows[j]);
+                        nr.add_to(&mut acc, 1.0);
+                        acc
+                    })
+                    .reduce(zero, add_sums);
+                *d += dd;
+                for (x, y) in dr.iter_mut().zip(&ddr) {
+                    *x += y;
+                }
+            }
+            _ => {
+                self.neurons.par_iter_mut().enumerate().filter(|(j, _)| changed[*j]).for_each(|(j, nr)| {
+                    nr.update(p, c_mu, &part.free[j], &rows[j]);
+                });
+                let sum = self
+                    .neurons
+                    .par_iter()
+                    .with_min_len(chunk)
+                    .fold(zero, |mut acc, nr| {
+                        nr.add_to(&mut acc, 1.0);
+                        acc
+                    })
+                    .reduce(zero, add_sums);
+                self.sum = Some(sum);
+            }
+        }
     }
 
     /// Solves the subproblem of `part`: the free λ (indexed like `part.lf`) and the
@@ -136,6 +209,10 @@ impl Elimination {
         if nl == 0 {
             return (Vec::new(), Vec::new());
         }
+        self.refresh(p, part);
+        let Some((d, dr)) = &self.sum else {
+            return (vec![0.0; nl], Vec::new());
+        };
         let mut pos = vec![usize::MAX; ns];
         for (r, &a) in part.lf.iter().enumerate() {
             pos[a] = r;
@@ -143,38 +220,17 @@ impl Elimination {
         // The λ block with every free pair eliminated, and its right-hand side.
         let o = Mat::from_fn(nl, k, |r, j| if part.on[part.lf[r] * k + j] { p.v[j] } else { 0.0 });
         let oo = &o * o.transpose();
-        let mut m = Mat::from_fn(nl, nl, |r, s| {
+        let msym = Mat::from_fn(nl, nl, |r, s| {
             let (a, b) = (part.lf[r], part.lf[s]);
-            p.y[a] * p.y[b] * (oo[(r, s)] * p.xg[(a, b)] + self.ss[(a, b)])
+            p.y[a] * p.y[b] * (oo[(r, s)] * p.xg[(a, b)] + self.ss[(a, b)]) - 0.5 * (d[(a, b)] + d[(b, a)])
         });
-        let mut rhs: Vec<f64> = part
-            .lf
-            .iter()
-            .map(|&a| {
-                let s: f64 = (0..k)
-                    .map(|j| p.v[j] * (if part.on[a * k + j] { p.u[(a, j)] } else { 0.0 } + p.sig[(a, j)]))
-                    .sum();
-                p.y[a] * s
-            })
-            .collect();
-        let c_mu = &self.c_mu;
-        let zero = || (Mat::<f64>::zeros(nl, nl), vec![0.0; nl]);
-        let (dm, dr) = self
-            .neurons
-            .par_iter_mut()
-            .enumerate()
-            .fold(zero, |(mut dm, mut dr), (j, nr)| {
-                nr.update(p, c_mu, part, j);
-                nr.subtract(&pos, &mut dm, &mut dr);
-                (dm, dr)
-            })
-            .reduce(zero, |(a, ra), (b, rb)| (a + b, ra.iter().zip(&rb).map(|(x, y)| x + y).collect()));
-        m -= dm;
-        for (x, d) in rhs.iter_mut().zip(&dr) {
-            *x -= d;
-        }
-        let msym = Mat::from_fn(nl, nl, |r, s| 0.5 * (m[(r, s)] + m[(s, r)]));
-        let lam = Factor::new(&msym).solve(Mat::from_fn(nl, 1, |r, _| rhs[r]));
+        let rhs = Mat::from_fn(nl, 1, |r, _| {
+            let a = part.lf[r];
+            let s: f64 =
+                (0..k).map(|j| p.v[j] * (if part.on[a * k + j] { p.u[(a, j)] } else { 0.0 } + p.sig[(a, j)])).sum();
+            p.y[a] * s - dr[a]
+        });
+        let lam = Factor::new(&msym).solve(rhs);
         let lam_v: Vec<f64> = (0..nl).map(|r| lam[(r, 0)]).collect();
         let mus = self
             .neurons
@@ -193,19 +249,29 @@ impl Neuron {
         Neuron { free: Vec::new(), factor: None, h: Mat::zeros(0, 1), rows: Vec::new(), w: Mat::zeros(0, 0) }
     }
 
-    /// Brings the factorisation up to date with the partition of neuron j.
-    fn update(&mut self, p: &Problem, c_mu: &[f64], part: &Partition, j: usize) {
-        let k = p.k;
-        let free = &part.free[j];
+    /// Whether the cached elimination is that of free pairs `free` and rows `rows`.
+    fn is_current(&self, free: &[usize], rows: &[usize]) -> bool {
+        if free.is_empty() {
+            self.factor.is_none()
+        } else {
+            self.factor.is_some() && self.free == free && self.rows == rows
+        }
+    }
+
+    /// Recomputes the elimination for free pairs `free` and rows `rows` of neuron j
+    /// (the factorisation only when the free pairs changed).
+    fn update(&mut self, p: &Problem, c_mu: &[f64], free: &[usize], rows: &[usize]) {
         if free.is_empty() {
             self.free.clear();
+            self.rows.clear();
             self.factor = None;
             return;
         }
+        let j = p.amb[free[0]].1;
         let v2 = p.v[j] * p.v[j];
         let owner = |t: usize| p.amb[t].0;
-        if self.factor.is_none() || *free != self.free {
-            self.free.clone_from(free);
+        if self.factor.is_none() || self.free != free {
+            self.free = free.to_vec();
             let f = free.len();
             let b = Mat::from_fn(f, f, |r, s| {
                 let (a, c) = (owner(free[r]), owner(free[s]));
@@ -214,35 +280,29 @@ impl Neuron {
             let factor = Factor::new(&b);
             self.h = factor.qt(Mat::from_fn(f, 1, |r, _| c_mu[free[r]]));
             self.factor = Some(factor);
-            self.rows.clear();
-            self.w = Mat::zeros(0, 0);
         }
-        let rows: Vec<usize> = part.lf.iter().copied().filter(|&a| part.on[a * k + j]).collect();
-        if rows != self.rows || self.w.ncols() != rows.len() {
-            let ct = Mat::from_fn(free.len(), rows.len(), |r, s| {
-                let (a, c) = (owner(free[r]), rows[s]);
-                v2 * p.y[a] * p.y[c] * p.xg[(a, c)]
-            });
-            self.w = self.factor.as_ref().map_or_else(|| Mat::zeros(0, 0), |fa| fa.qt(ct));
-            self.rows = rows;
-        }
+        let ct = Mat::from_fn(free.len(), rows.len(), |r, s| {
+            let (a, c) = (owner(free[r]), rows[s]);
+            v2 * p.y[a] * p.y[c] * p.xg[(a, c)]
+        });
+        self.w = self.factor.as_ref().map_or_else(|| Mat::zeros(0, 0), |fa| fa.qt(ct));
+        self.rows = rows.to_vec();
     }
 
-    /// dm += W_jᵀ W_j and dr += W_jᵀ h_j on the rows' positions.
-    fn subtract(&self, pos: &[usize], dm: &mut Mat<f64>, dr: &mut [f64]) {
+    /// acc += sign·(W_jᵀ W_j, W_jᵀ h_j) on the rows' samples.
+    fn add_to(&self, (dm, dr): &mut Sum, sign: f64) {
         if self.factor.is_none() || self.rows.is_empty() {
             return;
         }
         let nr = self.rows.len();
         let mut s = Mat::<f64>::zeros(nr, nr);
-        matmul(s.as_mut(), Accum::Replace, self.w.transpose(), self.w.as_ref(), 1.0, Par::Seq);
+        matmul(s.as_mut(), Accum::Replace, self.w.transpose(), self.w.as_ref(), sign, Par::Seq);
         let g = self.w.transpose() * &self.h;
         for (c, &b) in self.rows.iter().enumerate() {
-            let pc = pos[b];
             for (r, &a) in self.rows.iter().enumerate() {
-                dm[(pos[a], pc)] += s[(r, c)];
+                dm[(a, b)] += s[(r, c)];
             }
-            dr[pc] += g[(c, 0)];
+            dr[b] += sign * g[(c, 0)];
         }
     }
 
