@@ -20,7 +20,6 @@ use nalgebra::DMatrix;
 
 use super::problem::Problem;
 use super::schur::{Elimination, Partition};
-use crate::net::Net;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Pair {
@@ -147,6 +146,23 @@ impl Data<'_> {
     }
 }
 
+/// The gradient of ½‖r‖² at z, ∂/∂z = −Aᵀ r, through the Gram form (docs/kkt.md, "The
+/// Gram form"): q_aj = (x̃_a, 1)·r_(w_j, b_j) = u_aj − v_j (X̃X̃ᵀ C)_aj with
+/// C_bj = y_b (λ_b s_bj + μ_bj) at the pattern, and the v-block of r. Then
+/// ∂/∂μ_aj = −y_a v_j q_aj and ∂/∂λ_a = −y_a Σ_j (s_aj v_j q_aj + σ(u_aj) r_vj).
+/// One ns×ns by ns×k product.
+fn gradient_parts(p: &Problem, z: &[f64]) -> (DMatrix<f64>, Vec<f64>) {
+    let (ns, k) = (p.ns(), p.k);
+    let mut cm = DMatrix::from_fn(ns, k, |a, j| if p.on[a * k + j] { p.y[a] * z[a] } else { 0.0 });
+    for (t, &(a, j)) in p.amb.iter().enumerate() {
+        cm[(a, j)] += p.y[a] * z[ns + t];
+    }
+    let xc = &p.xg * &cm;
+    let q = DMatrix::from_fn(ns, k, |a, j| p.u[(a, j)] - p.v[j] * xc[(a, j)]);
+    let rv = (0..k).map(|j| p.v[j] - (0..ns).map(|a| z[a] * p.y[a] * p.sig[(a, j)]).sum::<f64>()).collect();
+    (q, rv)
+}
+
 enum Flip {
     LamBound(usize),
     LamFree(usize),
@@ -154,7 +170,7 @@ enum Flip {
 }
 
 /// Solves the coupled problem from the partition `start` (see the module docs).
-pub(crate) fn solve(p: &Problem, hat: &Net, start: &CoupledState, max_iter: usize) -> CoupledResult {
+pub(crate) fn solve(p: &Problem, start: &CoupledState, max_iter: usize) -> CoupledResult {
     let (ns, k, n) = (p.ns(), p.k, p.nvars());
     let mut pairs_of = vec![Vec::new(); ns];
     let mut by_neuron = vec![Vec::new(); k];
@@ -164,10 +180,9 @@ pub(crate) fn solve(p: &Problem, hat: &Net, start: &CoupledState, max_iter: usiz
     }
     let data = Data { p, pairs_of, by_neuron };
     let mut elim = Elimination::new(p);
-    let scale = p.linear_term().iter().fold(0.0f64, |a, t| a.max(t.abs())).max(f64::MIN_POSITIVE);
+    let c = p.linear_term();
+    let scale = c.iter().fold(0.0f64, |a, t| a.max(t.abs())).max(f64::MIN_POSITIVE);
     let tol = 1e-13 * scale;
-    let d = hat.dim();
-    let voff = k * d + if p.bias { k } else { 0 };
     let mut st = start.adapt(p);
     let mut best: Option<(Vec<f64>, f64, CoupledState)> = None;
     let mut best_infeasible = usize::MAX;
@@ -188,15 +203,7 @@ pub(crate) fn solve(p: &Problem, hat: &Net, start: &CoupledState, max_iter: usiz
         for &(t, mu) in &mus {
             z[ns + t] = mu;
         }
-        // Gradient of ½‖r‖² through one structured product: ∂/∂z = −Aᵀ r.
-        let r = p.residual(hat, &z);
-        let rw = DMatrix::from_fn(k, d, |j, c| r[j * d + c]);
-        let mut q = &p.xs * rw.transpose();
-        if p.bias {
-            for j in 0..k {
-                q.column_mut(j).add_scalar_mut(r[k * d + j]);
-            }
-        }
+        let (q, rv) = gradient_parts(p, &z);
         let g_mu = |t: usize| {
             let (a, j) = p.amb[t];
             -p.y[a] * p.v[j] * q[(a, j)]
@@ -206,7 +213,7 @@ pub(crate) fn solve(p: &Problem, hat: &Net, start: &CoupledState, max_iter: usiz
                 * (0..k)
                     .map(|j| {
                         let s = if on_only { f64::from(u8::from(p.on[a * k + j])) } else { data.s(&st, a, j) };
-                        s * p.v[j] * q[(a, j)] + p.sig[(a, j)] * r[voff + j]
+                        s * p.v[j] * q[(a, j)] + p.sig[(a, j)] * rv[j]
                     })
                     .sum::<f64>()
         };
@@ -249,7 +256,10 @@ pub(crate) fn solve(p: &Problem, hat: &Net, start: &CoupledState, max_iter: usiz
             }
         }
         if feasible {
-            let e = r.norm();
+            // ½‖r‖² − ½‖θ̂‖² = ½ zᵀ(∇ − c): orders the iterates like ε (the reported ε
+            // is recomputed from the residual by the caller).
+            let grad = |i: usize| if i < ns { g_lam(i, true) } else { g_mu(i - ns) };
+            let e: f64 = 0.5 * z.iter().enumerate().filter(|&(_, &zi)| zi != 0.0).map(|(i, &zi)| zi * (grad(i) - c[i])).sum::<f64>();
             if best.as_ref().is_none_or(|b| e < b.1) {
                 best = Some((z.clone(), e, st.clone()));
             }

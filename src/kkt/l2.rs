@@ -94,7 +94,7 @@ pub(crate) fn solve(
         (r.z, SolverInfo { method, status: nnls_status(r.outcome), iterations: r.iterations, seconds: 0.0 })
     } else {
         let start = warm.cloned().unwrap_or_else(|| CoupledState::cold(p));
-        let r = coupled::solve(p, hat, &start, s.nnls_max_iter);
+        let r = coupled::solve(p, &start, s.nnls_max_iter);
         let status = match r.outcome {
             CoupledOutcome::Converged => SolveStatus::Optimal,
             CoupledOutcome::MaxIterations => {
