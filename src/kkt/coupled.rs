@@ -5,9 +5,11 @@
 //! Each pair is at its lower bound (s = 0), at its upper bound (μ_t = λ_a: the pair's
 //! column merges into λ_a's, s = 1) or free. The μ–μ block of the Gram matrix is block
 //! diagonal by neuron (two μ columns meet only on the same (w_j, b_j) block), so each
-//! subproblem eliminates the free μ of one neuron at a time (a small Schur complement)
-//! and solves for the free λ on the support: memory O(ns² + ns·k + the largest neuron
-//! block), never a dense matrix over all relaxed pairs. A solve can start from the
+//! subproblem eliminates the free μ of one neuron at a time (a small Schur complement,
+//! cached between rounds: [`super::schur`]) and solves for the free λ on the support:
+//! memory O(ns² + ns·k + ns·(relaxed pairs)), never a dense matrix over all relaxed
+//! pairs. The gradient of each round comes from the Gram form (one ns×ns by ns×k
+//! product), not from the P-sized residual. A solve can start from the
 //! partition of the previous τ of an ordered ladder ([`CoupledState`]): the ambiguous
 //! set only grows with τ, and the old optimum is a feasible start.
 //!
