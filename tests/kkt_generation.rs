@@ -152,8 +152,16 @@ proptest! {
         prop_assert!(a.eps <= c.eps * (1.0 + 1e-8) + floor, "coupled {} > clarabel {} ({:?})", a.eps, c.eps, c.solver);
         // Equal wherever clarabel proves optimality (it can stop early on a singular
         // Gram matrix: InsufficientProgress, where the coupled point is the better one).
+        // Clarabel stops at a duality gap of 1e-10 relative to its objective
+        // ½‖r‖² − ½‖θ̂‖² (src/kkt/qp.rs), so where ε² is far below 1e-10·‖θ̂‖² its ε
+        // is only that accurate: ½(ε_c² − ε²) within the gap (times 10 for its
+        // feasibility tolerance).
         if c.solver.status == SolveStatus::Optimal {
-            prop_assert!((a.eps - c.eps).abs() <= 1e-8 * c.eps + floor, "coupled {} vs clarabel {} ({:?})", a.eps, c.eps, c.solver);
+            let within_gap = 0.5 * (c.eps * c.eps - a.eps * a.eps) <= 1e-9 * (0.5 * a.theta_hat_norm.powi(2)).max(1.0);
+            prop_assert!(
+                (a.eps - c.eps).abs() <= 1e-8 * c.eps + floor || within_gap,
+                "coupled {} vs clarabel {} ({:?})", a.eps, c.eps, c.solver
+            );
         }
         prop_assert!(kkt::verify(&net, &data, &a).unwrap().holds);
     }

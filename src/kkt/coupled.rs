@@ -5,9 +5,11 @@
 //! Each pair is at its lower bound (s = 0), at its upper bound (μ_t = λ_a: the pair's
 //! column merges into λ_a's, s = 1) or free. The μ–μ block of the Gram matrix is block
 //! diagonal by neuron (two μ columns meet only on the same (w_j, b_j) block), so each
-//! subproblem eliminates the free μ of one neuron at a time (a small Schur complement)
-//! and solves for the free λ on the support: memory O(ns² + ns·k + the largest neuron
-//! block), never a dense matrix over all relaxed pairs. A solve can start from the
+//! subproblem eliminates the free μ of one neuron at a time (a small Schur complement,
+//! cached between rounds: [`super::schur`]) and solves for the free λ on the support:
+//! memory O(ns² + ns·k + ns·(relaxed pairs)), never a dense matrix over all relaxed
+//! pairs. The gradient of each round comes from the Gram form (one ns×ns by ns×k
+//! product), not from the P-sized residual. A solve can start from the
 //! partition of the previous τ of an ordered ladder ([`CoupledState`]): the ambiguous
 //! set only grows with τ, and the old optimum is a feasible start.
 //!
@@ -16,10 +18,10 @@
 //! the free variables) to the tolerance; otherwise the best feasible iterate is
 //! returned with the reason.
 
-use nalgebra::{DMatrix, DVector};
+use nalgebra::DMatrix;
 
 use super::problem::Problem;
-use crate::net::Net;
+use super::schur::{Elimination, Partition};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Pair {
@@ -107,39 +109,11 @@ pub(crate) struct CoupledResult {
     pub iterations: usize,
 }
 
-/// Solves `B x = rhs` for a positive semidefinite B: Cholesky when it is accurate, else
-/// the pseudo-inverse from a symmetric eigendecomposition (the right-hand sides here lie
-/// in B's range, so this is an exact minimiser of the subproblem).
-fn psd_solve(b: &DMatrix<f64>, rhs: &DMatrix<f64>) -> DMatrix<f64> {
-    if let Some(ch) = b.clone().cholesky() {
-        let x = ch.solve(rhs);
-        let res = (b * &x - rhs).norm();
-        if x.iter().all(|t| t.is_finite()) && res <= 1e-10 * (rhs.norm() + b.norm() * x.norm()) {
-            return x;
-        }
-    }
-    let eig = b.clone().symmetric_eigen();
-    let top = eig.eigenvalues.iter().fold(0.0f64, |a, &e| a.max(e.abs()));
-    let cut = 1e-12 * top.max(f64::MIN_POSITIVE);
-    let inv = DVector::from_fn(eig.eigenvalues.len(), |i, _| {
-        let e = eig.eigenvalues[i];
-        if e > cut {
-            1.0 / e
-        } else {
-            0.0
-        }
-    });
-    let qt_rhs = eig.eigenvectors.transpose() * rhs;
-    let scaled = DMatrix::from_fn(qt_rhs.nrows(), qt_rhs.ncols(), |r, c| qt_rhs[(r, c)] * inv[r]);
-    &eig.eigenvectors * scaled
-}
-
 /// Fixed data of one problem.
 struct Data<'a> {
     p: &'a Problem,
     pairs_of: Vec<Vec<usize>>,
     by_neuron: Vec<Vec<usize>>,
-    c_mu: Vec<f64>,
 }
 
 impl Data<'_> {
@@ -151,74 +125,44 @@ impl Data<'_> {
         }
     }
 
-    /// Neuron block of the free pairs: B (f×f), C (nl×f) and c_μ.
-    fn block(&self, st: &CoupledState, lf: &[usize], free: &[usize], j: usize) -> (DMatrix<f64>, DMatrix<f64>, DMatrix<f64>) {
-        let p = self.p;
-        let v2 = p.v[j] * p.v[j];
-        let f = free.len();
-        let owner = |s: usize| p.amb[free[s]].0;
-        let b = DMatrix::from_fn(f, f, |r, s| p.y[owner(r)] * p.y[owner(s)] * v2 * p.xg[(owner(r), owner(s))]);
-        let c = DMatrix::from_fn(lf.len(), f, |r, s| {
-            let a = lf[r];
-            self.s(st, a, j) * p.y[a] * p.y[owner(s)] * v2 * p.xg[(a, owner(s))]
-        });
-        let cm = DMatrix::from_fn(f, 1, |r, _| self.c_mu[free[r]]);
-        (b, c, cm)
+    /// Solves the equality-constrained subproblem of a partition ([`schur`]): the
+    /// values of the free λ (indexed like `lf`) and of the free μ (by pair).
+    fn subsolve(&self, elim: &mut Elimination, st: &CoupledState, lf: &[usize]) -> (Vec<f64>, Vec<(usize, f64)>) {
+        let (p, k) = (self.p, self.p.k);
+        let on: Vec<bool> = st.pair.iter().map(|&x| x == Pair::Upper).collect();
+        let free: Vec<Vec<usize>> = self
+            .by_neuron
+            .iter()
+            .enumerate()
+            .map(|(j, ts)| {
+                ts.iter()
+                    .copied()
+                    .filter(|&t| {
+                        let a = p.amb[t].0;
+                        st.lam_free[a] && st.pair[a * k + j] == Pair::Free
+                    })
+                    .collect()
+            })
+            .collect();
+        elim.solve(p, &Partition { lf, on: &on, free: &free })
     }
+}
 
-    /// Solves the equality-constrained subproblem of a partition: the values of the
-    /// free λ (indexed like `lf`) and of the free μ (by pair).
-    fn subsolve(&self, st: &CoupledState, lf: &[usize]) -> (Vec<f64>, Vec<(usize, f64)>) {
-        let p = self.p;
-        let (k, nl) = (p.k, lf.len());
-        if nl == 0 {
-            return (Vec::new(), Vec::new());
-        }
-        let o = DMatrix::from_fn(nl, k, |r, j| self.s(st, lf[r], j) * p.v[j]);
-        let sg = DMatrix::from_fn(nl, k, |r, j| p.sig[(lf[r], j)]);
-        let oo = &o * o.transpose();
-        let ss = &sg * sg.transpose();
-        let mut m = DMatrix::from_fn(nl, nl, |r, s| {
-            let (a, b) = (lf[r], lf[s]);
-            p.y[a] * p.y[b] * (oo[(r, s)] * p.xg[(a, b)] + ss[(r, s)])
-        });
-        let mut rhs = DMatrix::from_fn(nl, 1, |r, _| {
-            let a = lf[r];
-            p.y[a] * (0..k).map(|j| p.v[j] * (self.s(st, a, j) * p.u[(a, j)] + p.sig[(a, j)])).sum::<f64>()
-        });
-        let mut blocks = Vec::new();
-        for j in 0..k {
-            let free: Vec<usize> = self.by_neuron[j]
-                .iter()
-                .copied()
-                .filter(|&t| {
-                    let a = p.amb[t].0;
-                    st.lam_free[a] && st.pair[a * k + j] == Pair::Free
-                })
-                .collect();
-            if free.is_empty() {
-                continue;
-            }
-            let (b, c, cm) = self.block(st, lf, &free, j);
-            let mut both = DMatrix::zeros(free.len(), nl + 1);
-            both.view_mut((0, 0), (free.len(), nl)).copy_from(&c.transpose());
-            both.view_mut((0, nl), (free.len(), 1)).copy_from(&cm);
-            let x = psd_solve(&b, &both);
-            m -= &c * x.view((0, 0), (free.len(), nl));
-            rhs -= &c * x.view((0, nl), (free.len(), 1));
-            blocks.push((j, free));
-        }
-        let msym = (&m + m.transpose()) * 0.5;
-        let lam = psd_solve(&msym, &rhs);
-        let lam_v: Vec<f64> = lam.iter().copied().collect();
-        let mut mus = Vec::new();
-        for (j, free) in blocks {
-            let (b, c, cm) = self.block(st, lf, &free, j);
-            let mu = psd_solve(&b, &(cm - c.transpose() * &lam));
-            mus.extend(free.iter().copied().zip(mu.iter().copied()));
-        }
-        (lam_v, mus)
+/// The gradient of ½‖r‖² at z, ∂/∂z = −Aᵀ r, through the Gram form (docs/kkt.md, "The
+/// Gram form"): q_aj = (x̃_a, 1)·r_(w_j, b_j) = u_aj − v_j (X̃X̃ᵀ C)_aj with
+/// C_bj = y_b (λ_b s_bj + μ_bj) at the pattern, and the v-block of r. Then
+/// ∂/∂μ_aj = −y_a v_j q_aj and ∂/∂λ_a = −y_a Σ_j (s_aj v_j q_aj + σ(u_aj) r_vj).
+/// One ns×ns by ns×k product.
+fn gradient_parts(p: &Problem, z: &[f64]) -> (DMatrix<f64>, Vec<f64>) {
+    let (ns, k) = (p.ns(), p.k);
+    let mut cm = DMatrix::from_fn(ns, k, |a, j| if p.on[a * k + j] { p.y[a] * z[a] } else { 0.0 });
+    for (t, &(a, j)) in p.amb.iter().enumerate() {
+        cm[(a, j)] += p.y[a] * z[ns + t];
     }
+    let xc = &p.xg * &cm;
+    let q = DMatrix::from_fn(ns, k, |a, j| p.u[(a, j)] - p.v[j] * xc[(a, j)]);
+    let rv = (0..k).map(|j| p.v[j] - (0..ns).map(|a| z[a] * p.y[a] * p.sig[(a, j)]).sum::<f64>()).collect();
+    (q, rv)
 }
 
 enum Flip {
@@ -228,21 +172,19 @@ enum Flip {
 }
 
 /// Solves the coupled problem from the partition `start` (see the module docs).
-pub(crate) fn solve(p: &Problem, hat: &Net, start: &CoupledState, max_iter: usize) -> CoupledResult {
+pub(crate) fn solve(p: &Problem, start: &CoupledState, max_iter: usize) -> CoupledResult {
     let (ns, k, n) = (p.ns(), p.k, p.nvars());
     let mut pairs_of = vec![Vec::new(); ns];
     let mut by_neuron = vec![Vec::new(); k];
-    let mut c_mu = Vec::with_capacity(p.amb.len());
     for (t, &(a, j)) in p.amb.iter().enumerate() {
         pairs_of[a].push(t);
         by_neuron[j].push(t);
-        c_mu.push(p.y[a] * p.v[j] * p.u[(a, j)]);
     }
-    let data = Data { p, pairs_of, by_neuron, c_mu };
-    let scale = p.linear_term().iter().fold(0.0f64, |a, t| a.max(t.abs())).max(f64::MIN_POSITIVE);
+    let data = Data { p, pairs_of, by_neuron };
+    let mut elim = Elimination::new(p);
+    let c = p.linear_term();
+    let scale = c.iter().fold(0.0f64, |a, t| a.max(t.abs())).max(f64::MIN_POSITIVE);
     let tol = 1e-13 * scale;
-    let d = hat.dim();
-    let voff = k * d + if p.bias { k } else { 0 };
     let mut st = start.adapt(p);
     let mut best: Option<(Vec<f64>, f64, CoupledState)> = None;
     let mut best_infeasible = usize::MAX;
@@ -250,7 +192,7 @@ pub(crate) fn solve(p: &Problem, hat: &Net, start: &CoupledState, max_iter: usiz
     let mut iterations = 0;
     loop {
         let lf: Vec<usize> = (0..ns).filter(|&a| st.lam_free[a]).collect();
-        let (lam, mus) = data.subsolve(&st, &lf);
+        let (lam, mus) = data.subsolve(&mut elim, &st, &lf);
         let mut z = vec![0.0; n];
         for (&a, &l) in lf.iter().zip(&lam) {
             z[a] = l;
@@ -263,15 +205,7 @@ pub(crate) fn solve(p: &Problem, hat: &Net, start: &CoupledState, max_iter: usiz
         for &(t, mu) in &mus {
             z[ns + t] = mu;
         }
-        // Gradient of ½‖r‖² through one structured product: ∂/∂z = −Aᵀ r.
-        let r = p.residual(hat, &z);
-        let rw = DMatrix::from_fn(k, d, |j, c| r[j * d + c]);
-        let mut q = &p.xs * rw.transpose();
-        if p.bias {
-            for j in 0..k {
-                q.column_mut(j).add_scalar_mut(r[k * d + j]);
-            }
-        }
+        let (q, rv) = gradient_parts(p, &z);
         let g_mu = |t: usize| {
             let (a, j) = p.amb[t];
             -p.y[a] * p.v[j] * q[(a, j)]
@@ -281,7 +215,7 @@ pub(crate) fn solve(p: &Problem, hat: &Net, start: &CoupledState, max_iter: usiz
                 * (0..k)
                     .map(|j| {
                         let s = if on_only { f64::from(u8::from(p.on[a * k + j])) } else { data.s(&st, a, j) };
-                        s * p.v[j] * q[(a, j)] + p.sig[(a, j)] * r[voff + j]
+                        s * p.v[j] * q[(a, j)] + p.sig[(a, j)] * rv[j]
                     })
                     .sum::<f64>()
         };
@@ -324,7 +258,10 @@ pub(crate) fn solve(p: &Problem, hat: &Net, start: &CoupledState, max_iter: usiz
             }
         }
         if feasible {
-            let e = r.norm();
+            // ½‖r‖² − ½‖θ̂‖² = ½ zᵀ(∇ − c): orders the iterates like ε (the reported ε
+            // is recomputed from the residual by the caller).
+            let grad = |i: usize| if i < ns { g_lam(i, true) } else { g_mu(i - ns) };
+            let e: f64 = 0.5 * z.iter().enumerate().filter(|&(_, &zi)| zi != 0.0).map(|(i, &zi)| zi * (grad(i) - c[i])).sum::<f64>();
             if best.as_ref().is_none_or(|b| e < b.1) {
                 best = Some((z.clone(), e, st.clone()));
             }

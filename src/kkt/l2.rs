@@ -44,7 +44,7 @@ fn nnls_status(outcome: NnlsOutcome) -> SolveStatus {
 
 fn run_clarabel(p: &Problem, c: &[f64], s: &KktSettings) -> Result<(Vec<f64>, SolverInfo), KktError> {
     let owners: Vec<usize> = p.amb.iter().map(|&(a, _)| a).collect();
-    let r = qp::solve(p.ns(), &owners, |a, b| p.gram(a, b), c, s.time_limit)
+    let r = qp::solve(p.ns(), &owners, |a, b| p.gram(a, b), c, qp::QpTolerances::certificate(s.time_limit))
         .map_err(|reason| KktError::Solver { solver: "clarabel", reason })?;
     let info = SolverInfo {
         method: SolverMethod::Clarabel,
@@ -94,7 +94,7 @@ pub(crate) fn solve(
         (r.z, SolverInfo { method, status: nnls_status(r.outcome), iterations: r.iterations, seconds: 0.0 })
     } else {
         let start = warm.cloned().unwrap_or_else(|| CoupledState::cold(p));
-        let r = coupled::solve(p, hat, &start, s.nnls_max_iter);
+        let r = coupled::solve(p, &start, s.nnls_max_iter);
         let status = match r.outcome {
             CoupledOutcome::Converged => SolveStatus::Optimal,
             CoupledOutcome::MaxIterations => {

@@ -48,8 +48,9 @@ mod lpgen;
 mod memory;
 mod nnls;
 mod problem;
-mod qp;
+pub(crate) mod qp;
 mod report;
+mod schur;
 mod settings;
 mod verify;
 

@@ -1,7 +1,8 @@
 //! The L2 problem with its ambiguity constraints, as a convex QP for clarabel:
 //! minimise ½ zᵀ G z − cᵀ z subject to z ≥ 0 and μ_t ≤ λ_a for each ambiguous pair
 //! t = (a, j). G is dense (the Gram matrix of the gradient columns), passed as its upper
-//! triangle in CSC form.
+//! triangle in CSC form. The SQP step of `polish` solves the same QP with tighter
+//! tolerances ([`QpTolerances`]).
 
 use clarabel::algebra::CscMatrix;
 use clarabel::solver::{DefaultSettings, DefaultSolver, IPSolver, NonnegativeConeT, SolverStatus};
@@ -13,13 +14,32 @@ pub(crate) struct QpResult {
     pub iterations: u32,
 }
 
+/// Clarabel's stopping tolerances and time limit for one solve.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct QpTolerances {
+    /// Absolute and relative duality gap.
+    pub gap: f64,
+    /// Primal and dual feasibility.
+    pub feas: f64,
+    /// Seconds (infinite for none).
+    pub time_limit: f64,
+}
+
+impl QpTolerances {
+    /// The certificate's: tighter than 1e-10 often ends in InsufficientProgress on
+    /// singular Gram matrices.
+    pub fn certificate(time_limit: f64) -> QpTolerances {
+        QpTolerances { gap: 1e-10, feas: 1e-10, time_limit }
+    }
+}
+
 /// Solves the QP with clarabel. `amb_owner[t]` is the λ index a of μ_t (variable ns + t).
 pub(crate) fn solve(
     ns: usize,
     amb_owner: &[usize],
     gram: impl Fn(usize, usize) -> f64,
     c: &[f64],
-    time_limit: f64,
+    tol: QpTolerances,
 ) -> Result<QpResult, String> {
     let n = ns + amb_owner.len();
     // Upper triangle of G, column by column.
@@ -63,11 +83,10 @@ pub(crate) fn solve(
     let cones = [NonnegativeConeT(rows)];
     let settings = DefaultSettings::<f64> {
         verbose: false,
-        time_limit,
-        // Tighter than 1e-10 often ends in InsufficientProgress on singular Gram matrices.
-        tol_gap_abs: 1e-10,
-        tol_gap_rel: 1e-10,
-        tol_feas: 1e-10,
+        time_limit: tol.time_limit,
+        tol_gap_abs: tol.gap,
+        tol_gap_rel: tol.gap,
+        tol_feas: tol.feas,
         max_iter: 400,
         ..DefaultSettings::default()
     };

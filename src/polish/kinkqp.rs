@@ -5,11 +5,10 @@
 //! ∂w̃_j = y_i v_j x̃_i. The dual is min ½ zᵀGz − rᵀz over that set; it is solved by NNLS
 //! and, when μ ≤ λ binds, by clarabel.
 
-use clarabel::algebra::CscMatrix;
-use clarabel::solver::{DefaultSettings, DefaultSolver, IPSolver, NonnegativeConeT};
 use nalgebra::{DMatrix, DVector};
 
 use super::sqp::{nnls, Aug, Params, Step};
+use crate::kkt::qp;
 
 /// Solves the kink-aware subproblem at `p` (normalised) with kink level `kink`; with
 /// more than `max_kinks` kinks it falls back to the plain pattern linearisation.
@@ -86,49 +85,15 @@ pub(crate) fn step(p: &Params, aug: &Aug, kink: f64, max_kinks: usize) -> Step {
     Step { lambda, target: Params { w, v } }
 }
 
-/// min ½ zᵀGz − rᵀz s.t. z ≥ 0, μ_t ≤ λ_i, by clarabel (dense G, upper triangle).
+/// Clarabel's gap and feasibility tolerances for the SQP step (tighter than the
+/// certificate's: the step feeds a Newton polish).
+const QP_TOL: f64 = 1e-12;
+
+/// min ½ zᵀGz − rᵀz s.t. z ≥ 0, μ_t ≤ λ_i, by the certificate's clarabel QP
+/// (no time limit).
 fn clarabel_qp(g: &DMatrix<f64>, r: &DVector<f64>, m: usize, kinks: &[(usize, usize)]) -> Option<DVector<f64>> {
-    let n = g.nrows();
-    let (mut colptr, mut rowval, mut nzval) = (vec![0], Vec::new(), Vec::new());
-    for col in 0..n {
-        for row in 0..=col {
-            if g[(row, col)] != 0.0 || row == col {
-                rowval.push(row);
-                nzval.push(g[(row, col)]);
-            }
-        }
-        colptr.push(rowval.len());
-    }
-    let pm = CscMatrix::new(n, n, colptr, rowval, nzval);
-    let qv: Vec<f64> = r.iter().map(|t| -t).collect();
-    let rows = n + kinks.len();
-    let mut cols: Vec<Vec<(usize, f64)>> = (0..n).map(|p| vec![(p, -1.0)]).collect();
-    for (t, &(i, _)) in kinks.iter().enumerate() {
-        cols[i].push((n + t, -1.0));
-        cols[m + t].push((n + t, 1.0));
-    }
-    let (mut colptr, mut rowval, mut nzval) = (vec![0], Vec::new(), Vec::new());
-    for col in &mut cols {
-        col.sort_by_key(|e| e.0);
-        for &(row, val) in col.iter() {
-            rowval.push(row);
-            nzval.push(val);
-        }
-        colptr.push(rowval.len());
-    }
-    let am = CscMatrix::new(rows, n, colptr, rowval, nzval);
-    let b = vec![0.0; rows];
-    let cones = [NonnegativeConeT(rows)];
-    let settings = DefaultSettings::<f64> {
-        verbose: false,
-        tol_gap_abs: 1e-12,
-        tol_gap_rel: 1e-12,
-        tol_feas: 1e-12,
-        max_iter: 400,
-        ..DefaultSettings::default()
-    };
-    let mut solver = DefaultSolver::new(&pm, &qv, &am, &b, &cones, settings).ok()?;
-    solver.solve();
-    let x = DVector::from_vec(solver.solution.x.clone());
+    let owners: Vec<usize> = kinks.iter().map(|&(i, _)| i).collect();
+    let tol = qp::QpTolerances { gap: QP_TOL, feas: QP_TOL, time_limit: f64::INFINITY };
+    let x = DVector::from_vec(qp::solve(m, &owners, |a, b| g[(a, b)], r.as_slice(), tol).ok()?.z);
     x.iter().all(|t| t.is_finite()).then_some(x)
 }
