@@ -127,7 +127,7 @@ impl Data<'_> {
         }
     }
 
-    /// Solves the equality-constrained subproblem of a partition ([`schur`]): the
+    /// Solves the equality-constrained subproblem of a partition ([`super::schur`]): the
     /// values of the free λ (indexed like `lf`) and of the free μ (by pair).
     fn subsolve(&self, elim: &mut Elimination, st: &CoupledState, lf: &[usize]) -> (Vec<f64>, Vec<(usize, f64)>) {
         let (p, k) = (self.p, self.p.k);
@@ -273,7 +273,8 @@ pub(crate) fn solve(p: &Problem, start: &CoupledState, max_iter: usize) -> Coupl
             // ½‖r‖² − ½‖θ̂‖² = ½ zᵀ(∇ − c): orders the iterates like ε (the reported ε
             // is recomputed from the residual by the caller).
             let grad = |i: usize| if i < ns { g_lam(i, true) } else { g_mu(i - ns) };
-            let e: f64 = 0.5 * z.iter().enumerate().filter(|&(_, &zi)| zi != 0.0).map(|(i, &zi)| zi * (grad(i) - c[i])).sum::<f64>();
+            let e: f64 =
+                0.5 * z.iter().enumerate().filter(|&(_, &zi)| zi != 0.0).map(|(i, &zi)| zi * (grad(i) - c[i])).sum::<f64>();
             if best.as_ref().is_none_or(|b| e < b.1) {
                 best = Some((z.clone(), e, st.clone()));
             }
