@@ -23,7 +23,7 @@ use nalgebra::DMatrix;
 use super::problem::Problem;
 use super::schur::{Elimination, Partition};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Pair {
     Lower,
     Upper,
@@ -96,6 +96,8 @@ pub(crate) enum CoupledOutcome {
     Converged,
     /// The iteration budget ran out.
     MaxIterations,
+    /// Single-pivot steps revisited a partition: the pivoting cycles.
+    Cycling,
     /// No sign condition fails, but the free variables' gradient is this far from 0
     /// (relative to the scale of the linear term): a singular subproblem.
     NotStationary(f64),
@@ -125,7 +127,7 @@ impl Data<'_> {
         }
     }
 
-    /// Solves the equality-constrained subproblem of a partition ([`schur`]): the
+    /// Solves the equality-constrained subproblem of a partition ([`super::schur`]): the
     /// values of the free λ (indexed like `lf`) and of the free μ (by pair).
     fn subsolve(&self, elim: &mut Elimination, st: &CoupledState, lf: &[usize]) -> (Vec<f64>, Vec<(usize, f64)>) {
         let (p, k) = (self.p, self.p.k);
@@ -146,6 +148,15 @@ impl Data<'_> {
             .collect();
         elim.solve(p, &Partition { lf, on: &on, free: &free })
     }
+}
+
+/// A hash of the partition (deterministic: `DefaultHasher::new` has fixed keys).
+fn partition_hash(st: &CoupledState) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    st.lam_free.hash(&mut h);
+    st.pair.hash(&mut h);
+    h.finish()
 }
 
 /// The gradient of ½‖r‖² at z, ∂/∂z = −Aᵀ r, through the Gram form (docs/kkt.md, "The
@@ -189,6 +200,7 @@ pub(crate) fn solve(p: &Problem, start: &CoupledState, max_iter: usize) -> Coupl
     let mut best: Option<(Vec<f64>, f64, CoupledState)> = None;
     let mut best_infeasible = usize::MAX;
     let mut backup = 3usize;
+    let mut seen = std::collections::HashSet::new();
     let mut iterations = 0;
     loop {
         let lf: Vec<usize> = (0..ns).filter(|&a| st.lam_free[a]).collect();
@@ -261,7 +273,8 @@ pub(crate) fn solve(p: &Problem, start: &CoupledState, max_iter: usize) -> Coupl
             // ½‖r‖² − ½‖θ̂‖² = ½ zᵀ(∇ − c): orders the iterates like ε (the reported ε
             // is recomputed from the residual by the caller).
             let grad = |i: usize| if i < ns { g_lam(i, true) } else { g_mu(i - ns) };
-            let e: f64 = 0.5 * z.iter().enumerate().filter(|&(_, &zi)| zi != 0.0).map(|(i, &zi)| zi * (grad(i) - c[i])).sum::<f64>();
+            let e: f64 =
+                0.5 * z.iter().enumerate().filter(|&(_, &zi)| zi != 0.0).map(|(i, &zi)| zi * (grad(i) - c[i])).sum::<f64>();
             if best.as_ref().is_none_or(|b| e < b.1) {
                 best = Some((z.clone(), e, st.clone()));
             }
@@ -276,7 +289,12 @@ pub(crate) fn solve(p: &Problem, start: &CoupledState, max_iter: usize) -> Coupl
             let (bz, _, bst) = best.expect("checked");
             return finish(outcome, bz, bst);
         }
-        if iterations >= max_iter {
+        // In single-flip mode the next partition is a function of this one, so a repeat
+        // (with no improvement in between) is a cycle: block pivoting does not
+        // terminate on singular neuron blocks in general.
+        let cycling = backup == 0 && flips.len() >= best_infeasible && !seen.insert(partition_hash(&st));
+        if iterations >= max_iter || cycling {
+            let outcome = if cycling { CoupledOutcome::Cycling } else { CoupledOutcome::MaxIterations };
             let (bz, bst) = match best {
                 Some((bz, _, bst)) => (bz, bst),
                 None => {
@@ -286,11 +304,12 @@ pub(crate) fn solve(p: &Problem, start: &CoupledState, max_iter: usize) -> Coupl
                     (zp, s2)
                 }
             };
-            return finish(CoupledOutcome::MaxIterations, bz, bst);
+            return finish(outcome, bz, bst);
         }
         iterations += 1;
         let apply_all = if flips.len() < best_infeasible {
             best_infeasible = flips.len();
+            seen.clear();
             backup = 3;
             true
         } else if backup > 0 {

@@ -100,6 +100,9 @@ pub(crate) fn solve(
             CoupledOutcome::MaxIterations => {
                 SolveStatus::NotOptimal { reason: "coupled active set: iteration budget ran out".into() }
             }
+            CoupledOutcome::Cycling => SolveStatus::NotOptimal {
+                reason: "coupled active set: block pivoting cycled (singular neuron blocks)".into(),
+            },
             CoupledOutcome::NotStationary(g) => SolveStatus::NotOptimal {
                 reason: format!("coupled active set: singular subproblem, stationarity {g:.1e} of the gradient scale"),
             },

@@ -37,9 +37,10 @@ pub(crate) fn estimate(norm: Norm, lp: LpMethod, s: Sizes) -> u128 {
     // Residuals and θ̂ (several P-vectors).
     let vectors = 8 * 6 * params as u128;
     let solver = match norm {
-        // The coupled active-set solver: per-neuron blocks of the free pairs and the
-        // ns×ns Schur complement; with no pairs, the NNLS's free block.
-        Norm::L2 => 8 * (4 * mul(ns, ns) + 2 * mul(amb, ns.min(amb.max(1))) + 4 * n as u128),
+        // The coupled active-set solver: per-neuron factors and W blocks of the free
+        // pairs (at most amb·ns each), the ns×ns Schur complement, its running sum and
+        // four partial sums; with no pairs, the NNLS's free block.
+        Norm::L2 => 8 * (10 * mul(ns, ns) + 2 * mul(amb, ns.min(amb.max(1))) + 4 * n as u128),
         Norm::Linf | Norm::L1 => match lp {
             // Working sets of a few times n rows of at most n + 1 entries, in good_lp
             // expressions (about 64 bytes a term).

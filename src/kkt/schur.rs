@@ -158,8 +158,8 @@ impl Elimination {
             self.neurons.iter().enumerate().map(|(j, nr)| !nr.is_current(&part.free[j], &rows[j])).collect();
         let n_changed = changed.iter().filter(|&&c| c).count();
         let c_mu = &self.c_mu;
-        // Few accumulators: each is ns×ns.
-        let chunk = (k / (4 * rayon::current_num_threads())).max(1);
+        // At most four accumulators (each is ns×ns), whatever the number of threads.
+        let chunk = k.div_ceil(4).max(1);
         let zero = || (Mat::<f64>::zeros(ns, ns), vec![0.0; ns]);
         match &mut self.sum {
             Some((d, dr)) if 2 * n_changed < k => {
