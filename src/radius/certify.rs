@@ -19,6 +19,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::range::{Range, RangeError};
 use crate::net::Net;
 
 const U: f64 = f64::EPSILON / 2.0;
@@ -78,6 +79,10 @@ pub struct Leaf {
     pub signs: Vec<f64>,
     /// Flip cuts with positive multipliers.
     pub cuts: Vec<Cut>,
+    /// Ranges of relaxed neurons tightened by the path's sign constraints (empty: the
+    /// ball's ranges).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ranges: Vec<Range>,
 }
 
 /// Why a leaf does not prove its bound.
@@ -97,6 +102,8 @@ pub enum LeafError {
     BadCut(usize),
     /// An unstable neuron that lowers the output needs a finite ball to be relaxed.
     NoBall(usize),
+    /// A range names a path position that does not exist or a bad multiplier.
+    BadRange(usize),
     /// The dual value is below `½ bound²`.
     Weak {
         /// Certified dual value.
@@ -116,6 +123,7 @@ impl std::fmt::Display for LeafError {
             LeafError::BadMultiplier => write!(f, "a multiplier is negative or not finite, or the sign multipliers do not match the path"),
             LeafError::BadCut(j) => write!(f, "a cut lists neuron {j}, which is not an unstable neuron that raises the output"),
             LeafError::NoBall(j) => write!(f, "unstable neuron {j} lowers the output but the leaf has no ball to relax it in"),
+            LeafError::BadRange(j) => write!(f, "a range of neuron {j} names a missing path position or a bad multiplier"),
             LeafError::Weak { dual, need } => write!(f, "certified dual value {dual:e} is below bound²/2 = {need:e}"),
         }
     }
@@ -186,24 +194,6 @@ impl<'a> Sample<'a> {
         }
     }
 
-    /// The chord `κ (u − l)` of σ over `[u_j(x) − r‖w_j‖, u_j(x) + r‖w_j‖]` and an
-    /// upper bound `v ≥ 0` of `σ(u) − κ (u − l)` over the true range (so that
-    /// `σ(u) ≤ κ (u − l) + v` holds there despite rounding).
-    pub(crate) fn chord(&self, j: usize, r: f64) -> (f64, f64, f64) {
-        let rw = r * self.wn[j];
-        let l = self.u0[j] - rw;
-        let kappa = (self.u0[j] + rw) / (2.0 * rw);
-        let reach = up(r * self.wn_up[j]);
-        let lo = down(down(self.u0[j] - self.e0[j]) - reach);
-        let hi = up(up(self.u0[j] + self.e0[j]) + reach);
-        let excess = |u: f64| {
-            let val = u.max(0.0) - kappa * (u - l);
-            let err = gamma(4) * (u.abs() + kappa.abs() * (u.abs() + l.abs()));
-            up(val + err)
-        };
-        let v = excess(lo).max(excess(hi)).max(0.0);
-        (kappa, l, if v.is_nan() { f64::INFINITY } else { v })
-    }
 
     #[allow(clippy::needless_range_loop)]
     /// The dual value of a leaf as `(lin0, slope, quad)`: the certified
@@ -264,7 +254,10 @@ impl<'a> Sample<'a> {
                     if !ball.is_finite() {
                         return Err(LeafError::NoBall(j));
                     }
-                    let (kappa, l, v) = self.chord(j, ball);
+                    let (lo, hi) = self.tight_range(j, ball, &leaf.path, &leaf.ranges).map_err(|e| match e {
+                        RangeError::Position(_) | RangeError::Multiplier => LeafError::BadRange(j),
+                    })?;
+                    let (kappa, l, v) = chord_over(lo, hi);
                     beta[j] = self.alpha[j] * kappa;
                     let t1 = -self.alpha[j] * kappa * l;
                     let t2 = -self.alpha[j].abs() * v;
@@ -331,6 +324,27 @@ impl<'a> Sample<'a> {
         }
         Ok((lin0, slope, quad))
     }
+}
+
+/// The chord `κ (u − l)` of σ over a certified range `[lo, hi]` of u (0 when
+/// `hi ≤ 0`, u when `lo ≥ 0`) and an upper bound `v ≥ 0` of `σ(u) − κ (u − l)` over
+/// the range (so that `σ(u) ≤ κ (u − l) + v` holds there despite rounding; σ minus a
+/// line is convex, so its maximum is at an end).
+pub(crate) fn chord_over(lo: f64, hi: f64) -> (f64, f64, f64) {
+    let (kappa, l) = if hi <= 0.0 {
+        (0.0, 0.0)
+    } else if lo >= 0.0 {
+        (1.0, 0.0)
+    } else {
+        (hi / (hi - lo), lo)
+    };
+    let excess = |u: f64| {
+        let val = u.max(0.0) - kappa * (u - l);
+        let err = gamma(4) * (u.abs() + kappa.abs() * (u.abs() + l.abs()));
+        up(val + err)
+    };
+    let v = excess(lo).max(excess(hi)).max(0.0);
+    (kappa, l, if v.is_nan() { f64::INFINITY } else { v })
 }
 
 /// `D_low(b) = lin0 − b·slope − quad`, rounded down; decreasing in b.

@@ -57,6 +57,9 @@ pub struct RadiusSettings {
     pub heuristic_every: usize,
     /// QP backend. Default [`QpBackend::DualActiveSet`].
     pub backend: QpBackend,
+    /// Tighten each relaxed neuron's range by the node's branching signs (the ball cut
+    /// by half-spaces, docs/radius.md); false uses the ball's ranges alone. Default true.
+    pub tighten_ranges: bool,
 }
 
 impl Default for RadiusSettings {
@@ -74,6 +77,7 @@ impl Default for RadiusSettings {
             record_proof: false,
             heuristic_every: 8,
             backend: QpBackend::DualActiveSet,
+            tighten_ranges: true,
         }
     }
 }

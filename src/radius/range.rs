@@ -1,0 +1,214 @@
+//! Ranges of relaxed neurons tightened by a node's branching signs (docs/radius.md,
+//! "Tighter ranges").
+//!
+//! A relaxed neuron j is replaced by the chord of σ over the range of `u_j` on the
+//! node's region inside the ball `‖z − x‖ ≤ R`. The ball alone gives
+//! `u_j(x) ∓ R‖w_j‖`; the path's sign constraints `s_i u_i(z) ≤ 0` (s = −1 for on,
+//! +1 for off) cut the ball and shrink it. For multipliers `m_i ≥ 0`,
+//!
+//! ```text
+//!   u_j(z) ≤ u_j(z) − Σ m_i s_i u_i(z) = ν·u(z) = ν·u(x) + (Wᵀν)·(z − x) ≤ ν·u(x) + R‖Wᵀν‖
+//! ```
+//!
+//! with `ν = e_j − Σ m_i s_i e_i` (and `−u_j` likewise for the lower end). This is the
+//! Lagrangian dual of `max w_j·δ` over the ball and the half-spaces, so the best `m`
+//! gives the exact range. The search picks `m` by coordinate descent, each coordinate
+//! in closed form (`best_step`); the bound itself is evaluated with every rounding
+//! error bounded ([`Sample::range_bound`]), so a [`Range`] in a proof is checked by
+//! recomputing it, whatever `m` is.
+
+use serde::{Deserialize, Serialize};
+
+use super::certify::{down, gamma, up, Sample};
+
+/// A bound on one relaxed neuron's pre-activation over a leaf's region in its ball,
+/// from multipliers on the leaf's sign constraints.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Range {
+    /// The neuron j whose `u_j` is bounded.
+    pub neuron: usize,
+    /// True for an upper bound on `u_j`, false for a lower bound.
+    pub upper: bool,
+    /// `(position in the leaf's path, multiplier m ≥ 0)`.
+    pub mult: Vec<(usize, f64)>,
+}
+
+/// Why a range is malformed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum RangeError {
+    /// A path position out of range.
+    Position(usize),
+    /// A multiplier negative or not finite.
+    Multiplier,
+}
+
+impl Sample<'_> {
+    /// An upper bound of `max ±u_j(z)` over the points of the region of `path` with
+    /// `‖z − x‖ ≤ r`, certified from the multipliers with every rounding bounded.
+    pub(crate) fn range_bound(&self, path: &[(usize, bool)], range: &Range, r: f64) -> Result<f64, RangeError> {
+        let w = self.net.w();
+        let sign = if range.upper { 1.0 } else { -1.0 };
+        // ν as sparse terms (neuron, coefficient); each coefficient is exact (±1 or ±m).
+        let mut terms = Vec::with_capacity(range.mult.len() + 1);
+        terms.push((range.neuron, sign));
+        for &(pos, m) in &range.mult {
+            let &(i, on) = path.get(pos).ok_or(RangeError::Position(pos))?;
+            if !(m.is_finite() && m >= 0.0) {
+                return Err(RangeError::Multiplier);
+            }
+            terms.push((i, if on { m } else { -m }));
+        }
+        let n = terms.len();
+        let d = self.net.dim();
+        // ν·u(x) with the errors of the sum and of u(x).
+        let (mut lin, mut lin_abs, mut err_u) = (0.0, 0.0, 0.0);
+        for &(k, c) in &terms {
+            lin += c * self.u0[k];
+            lin_abs += (c * self.u0[k]).abs();
+            err_u += c.abs() * self.e0[k];
+        }
+        let lin_up = up(lin + up(gamma(n + 2) * lin_abs) + up(err_u * (1.0 + gamma(n + 2))));
+        // ‖Wᵀν‖ from above (each component's sum with its rounding bound).
+        let (mut q2, mut f2) = (0.0, 0.0);
+        for col in 0..d {
+            let (mut s, mut sa) = (0.0, 0.0);
+            for &(k, c) in &terms {
+                s += w[(k, col)] * c;
+                sa += (w[(k, col)] * c).abs();
+            }
+            q2 += s * s;
+            let f = gamma(n + 2) * sa;
+            f2 += f * f;
+        }
+        let norm_up = up(up(q2.sqrt() * (1.0 + gamma(d + 2))) + up(f2.sqrt() * (1.0 + gamma(d + 2))));
+        Ok(up(lin_up + up(r * norm_up)))
+    }
+
+    /// The certified range `[lo, hi]` of `u_j` on the ball of radius r alone.
+    pub(crate) fn ball_range(&self, j: usize, r: f64) -> (f64, f64) {
+        let reach = up(r * self.wn_up[j]);
+        (down(down(self.u0[j] - self.e0[j]) - reach), up(up(self.u0[j] + self.e0[j]) + reach))
+    }
+
+    /// The certified range of `u_j` over the region of `path` in the ball: the ball's,
+    /// cut by every well-formed range of `ranges` on neuron j.
+    pub(crate) fn tight_range(&self, j: usize, r: f64, path: &[(usize, bool)], ranges: &[Range]) -> Result<(f64, f64), RangeError> {
+        let (mut lo, mut hi) = self.ball_range(j, r);
+        for rg in ranges.iter().filter(|rg| rg.neuron == j) {
+            let b = self.range_bound(path, rg, r)?;
+            if rg.upper {
+                hi = hi.min(b);
+            } else {
+                lo = lo.max(-b);
+            }
+        }
+        Ok((lo, hi))
+    }
+}
+
+/// The multiplier `t ≥ 0` minimising `t·e + R‖p − t·σ·a‖` for the half-space
+/// `σ·a·δ ≤ e` (closed form; 0 when the half-space does not cut the ball's extreme
+/// point in direction p).
+pub(crate) fn best_step(p: &[f64], a: &[f64], sigma: f64, e: f64, r: f64) -> f64 {
+    let qq: f64 = a.iter().map(|t| t * t).sum();
+    if qq == 0.0 || !(e.abs() < r * qq.sqrt()) {
+        return 0.0;
+    }
+    let pq: f64 = sigma * p.iter().zip(a).map(|(x, y)| x * y).sum::<f64>();
+    let pp: f64 = p.iter().map(|t| t * t).sum();
+    let s = pq / qq;
+    let perp = (pp - pq * s).max(0.0).sqrt();
+    let tau = e * perp / (qq.sqrt() * (r * r * qq - e * e).sqrt());
+    let t = s - tau;
+    if t.is_finite() && t > 0.0 {
+        t
+    } else {
+        0.0
+    }
+}
+
+/// Multipliers on the path's sign constraints that tighten the range of `±u_j` in the
+/// ball of radius r (two rounds of coordinate descent from 0); only the positive ones.
+pub(crate) fn tighten(s: &Sample<'_>, rows: &[Vec<f64>], path: &[(usize, bool)], j: usize, upper: bool, r: f64) -> Vec<(usize, f64)> {
+    let sign = if upper { 1.0 } else { -1.0 };
+    let mut p: Vec<f64> = rows[j].iter().map(|t| sign * t).collect();
+    let mut m = vec![0.0; path.len()];
+    for _round in 0..2 {
+        for (pos, &(i, on)) in path.iter().enumerate() {
+            // Constraint σ_i w_i·δ ≤ −σ_i u_i(x) (σ = −1 on, +1 off); p = Wᵀν has
+            // lost m·σ_i·w_i.
+            let si = if on { -1.0 } else { 1.0 };
+            let row = &rows[i];
+            let old = m[pos];
+            for (pk, wk) in p.iter_mut().zip(row) {
+                *pk += old * si * wk;
+            }
+            let t = best_step(&p, row, si, -si * s.u0[i], r);
+            m[pos] = t;
+            for (pk, wk) in p.iter_mut().zip(row) {
+                *pk -= t * si * wk;
+            }
+        }
+    }
+    m.into_iter().enumerate().filter(|&(_, t)| t > 0.0).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::Net;
+
+    /// In the plane, the ball of radius 1 at the origin cut by x₁ ≤ 0 (neuron 0 off):
+    /// u₁ = x₁ + x₂ has maximum 1 on that half-disc (at (0, 1)), not √2.
+    #[test]
+    fn half_disc_maximum() {
+        let net = Net::from_rows(2, &[1.0, 0.0, 1.0, 1.0], Some(&[0.0, 0.0]), &[1.0, -1.0]).expect("net");
+        let x = [0.0, 0.0];
+        let s = Sample::new(&net, &x, 1.0);
+        let rows = vec![vec![1.0, 0.0], vec![1.0, 1.0]];
+        let path = [(0usize, false)];
+        let mult = tighten(&s, &rows, &path, 1, true, 1.0);
+        let b = s.range_bound(&path, &Range { neuron: 1, upper: true, mult }, 1.0).expect("range");
+        assert!(b >= 1.0 && b <= 1.0 + 1e-9, "bound {b}");
+        // The lower end is untouched by the cut: −√2 at (−1, −1)/√2.
+        let mult = tighten(&s, &rows, &path, 1, false, 1.0);
+        let b = s.range_bound(&path, &Range { neuron: 1, upper: false, mult }, 1.0).expect("range");
+        assert!((b - 2f64.sqrt()).abs() <= 1e-9, "bound {b}");
+    }
+
+    /// Random nets, paths and balls: the certified range contains u_j at every sampled
+    /// point of the region in the ball (an independent check by the forward pass), and
+    /// the tightened end is never looser than the ball's.
+    #[test]
+    fn ranges_contain_sampled_points() {
+        let mut rng = crate::data::Rng::seed_from_u64(7);
+        for _case in 0..40 {
+            let (d, k) = (3, 6);
+            let w: Vec<f64> = (0..k * d).map(|_| rng.normal()).collect();
+            let b: Vec<f64> = (0..k).map(|_| 0.3 * rng.normal()).collect();
+            let v: Vec<f64> = (0..k).map(|_| rng.normal()).collect();
+            let net = Net::from_rows(d, &w, Some(&b), &v).expect("net");
+            let x: Vec<f64> = (0..d).map(|_| rng.normal()).collect();
+            let s = Sample::new(&net, &x, 1.0);
+            let rows: Vec<Vec<f64>> = (0..k).map(|j| w[j * d..(j + 1) * d].to_vec()).collect();
+            let r = 0.5 + rng.uniform_in(0.0, 2.0);
+            let path: Vec<(usize, bool)> = (0..3).map(|i| (i, rng.uniform_in(0.0, 1.0) < 0.5)).collect();
+            for j in 3..k {
+                let (blo, bhi) = s.ball_range(j, r);
+                let hi = s.range_bound(&path, &Range { neuron: j, upper: true, mult: tighten(&s, &rows, &path, j, true, r) }, r).expect("up");
+                let lo = -s.range_bound(&path, &Range { neuron: j, upper: false, mult: tighten(&s, &rows, &path, j, false, r) }, r).expect("low");
+                assert!(hi <= bhi * (1.0 + 1e-12) + 1e-12 && lo >= blo - blo.abs() * 1e-12 - 1e-12);
+                for _ in 0..300 {
+                    let dir: Vec<f64> = (0..d).map(|_| rng.normal()).collect();
+                    let n = dir.iter().map(|t| t * t).sum::<f64>().sqrt();
+                    let t = r * rng.uniform_in(0.0, 1.0).powf(1.0 / d as f64);
+                    let z: Vec<f64> = x.iter().zip(&dir).map(|(a, q)| a + t * q / n).collect();
+                    if path.iter().all(|&(i, on)| (net.preactivation_one(i, &z) >= 0.0) == on) {
+                        let u = net.preactivation_one(j, &z);
+                        assert!(u <= hi && u >= lo, "u = {u} outside [{lo}, {hi}]");
+                    }
+                }
+            }
+        }
+    }
+}
