@@ -19,7 +19,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::range::{Range, RangeError};
+use super::range::Range;
 use crate::net::Net;
 
 const U: f64 = f64::EPSILON / 2.0;
@@ -197,8 +197,9 @@ impl<'a> Sample<'a> {
 
     #[allow(clippy::needless_range_loop)]
     /// The dual value of a leaf as `(lin0, slope, quad)`: the certified
-    /// `D_low(b) = lin0 − b·slope − quad` for the claim radius b (see [`dual_at`]).
-    fn dual_parts(&self, leaf: &Leaf) -> Result<(f64, f64, f64), LeafError> {
+    /// `D_low(b) = lin0 − b·slope − quad` for the claim radius b (see [`dual_at`]), with
+    /// the certified ranges of [`Sample::leaf_ranges`].
+    fn dual_parts(&self, leaf: &Leaf, ranges: &[(f64, f64)]) -> Result<(f64, f64, f64), LeafError> {
         let (k, d) = (self.net.width(), self.net.dim());
         let ball = leaf.ball.unwrap_or(f64::INFINITY);
         let mut role = vec![Role::Skip; k];
@@ -254,9 +255,7 @@ impl<'a> Sample<'a> {
                     if !ball.is_finite() {
                         return Err(LeafError::NoBall(j));
                     }
-                    let (lo, hi) = self.tight_range(j, ball, &leaf.path, &leaf.ranges).map_err(|e| match e {
-                        RangeError::Position(_) | RangeError::Multiplier => LeafError::BadRange(j),
-                    })?;
+                    let &(lo, hi) = ranges.get(j).ok_or(LeafError::BadRange(j))?;
                     let (kappa, l, v) = chord_over(lo, hi);
                     beta[j] = self.alpha[j] * kappa;
                     let t1 = -self.alpha[j] * kappa * l;
@@ -373,7 +372,8 @@ pub(crate) fn check_leaf(s: &Sample<'_>, leaf: &Leaf) -> Result<(), LeafError> {
             _ => Err(LeafError::NoConflict(j)),
         };
     }
-    let parts = s.dual_parts(leaf)?;
+    let ranges = s.leaf_ranges(leaf)?;
+    let parts = s.dual_parts(leaf, &ranges)?;
     let dual = dual_at(parts, b);
     let need = up(0.5 * b * b);
     if dual >= need {
@@ -398,7 +398,8 @@ pub(crate) fn settle_leaf(s: &Sample<'_>, leaf: &mut Leaf) {
         leaf.conflict = None;
     }
     leaf.bound = 0.0;
-    let Ok(parts) = s.dual_parts(leaf) else { return };
+    let Ok(ranges) = s.leaf_ranges(leaf) else { return };
+    let Ok(parts) = s.dual_parts(leaf, &ranges) else { return };
     let (lin0, slope, quad) = parts;
     if !(lin0 > 0.0) {
         return;
@@ -418,13 +419,14 @@ pub(crate) fn settle_leaf(s: &Sample<'_>, leaf: &mut Leaf) {
             *ls *= t;
         }
     }
-    let Ok(parts) = s.dual_parts(leaf) else { return };
+    let Ok(parts) = s.dual_parts(leaf, &ranges) else { return };
     for _ in 0..3 {
-        leaf.bound = b;
-        if check_leaf(s, leaf).is_ok() {
+        // What check_leaf tests for a leaf without a conflict, on the parts at hand.
+        let dual = dual_at(parts, b);
+        if b >= 0.0 && b.is_finite() && b <= ball && (b == 0.0 || dual >= up(0.5 * b * b)) {
+            leaf.bound = b;
             return;
         }
-        let dual = dual_at(parts, b);
         b = if dual > 0.0 { (2.0 * dual).sqrt() * (1.0 - 1e-12) } else { 0.0 };
     }
     leaf.bound = 0.0;

@@ -19,7 +19,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::certify::{down, gamma, up, Sample};
+use super::certify::{down, gamma, up, Leaf, LeafError, Sample};
 
 /// A bound on one relaxed neuron's pre-activation over a leaf's region in its ball,
 /// from multipliers on the leaf's sign constraints.
@@ -38,6 +38,8 @@ pub struct Range {
 pub(crate) enum RangeError {
     /// A path position out of range.
     Position(usize),
+    /// A neuron index out of range.
+    Neuron(usize),
     /// A multiplier negative or not finite.
     Multiplier,
 }
@@ -48,11 +50,18 @@ impl Sample<'_> {
     pub(crate) fn range_bound(&self, path: &[(usize, bool)], range: &Range, r: f64) -> Result<f64, RangeError> {
         let w = self.net.w();
         let sign = if range.upper { 1.0 } else { -1.0 };
+        let k = self.net.width();
+        if range.neuron >= k {
+            return Err(RangeError::Neuron(range.neuron));
+        }
         // ν as sparse terms (neuron, coefficient); each coefficient is exact (±1 or ±m).
         let mut terms = Vec::with_capacity(range.mult.len() + 1);
         terms.push((range.neuron, sign));
         for &(pos, m) in &range.mult {
             let &(i, on) = path.get(pos).ok_or(RangeError::Position(pos))?;
+            if i >= k {
+                return Err(RangeError::Neuron(i));
+            }
             if !(m.is_finite() && m >= 0.0) {
                 return Err(RangeError::Multiplier);
             }
@@ -90,19 +99,24 @@ impl Sample<'_> {
         (down(down(self.u0[j] - self.e0[j]) - reach), up(up(self.u0[j] + self.e0[j]) + reach))
     }
 
-    /// The certified range of `u_j` over the region of `path` in the ball: the ball's,
-    /// cut by every well-formed range of `ranges` on neuron j.
-    pub(crate) fn tight_range(&self, j: usize, r: f64, path: &[(usize, bool)], ranges: &[Range]) -> Result<(f64, f64), RangeError> {
-        let (mut lo, mut hi) = self.ball_range(j, r);
-        for rg in ranges.iter().filter(|rg| rg.neuron == j) {
-            let b = self.range_bound(path, rg, r)?;
+    /// The certified range of every neuron's `u_j` over the leaf's region in its ball:
+    /// the ball's, cut by each of the leaf's ranges (unbounded without a ball).
+    pub(crate) fn leaf_ranges(&self, leaf: &Leaf) -> Result<Vec<(f64, f64)>, LeafError> {
+        let k = self.net.width();
+        let Some(r) = leaf.ball.filter(|r| r.is_finite()) else {
+            return Ok(vec![(f64::NEG_INFINITY, f64::INFINITY); k]);
+        };
+        let mut out: Vec<(f64, f64)> = (0..k).map(|j| self.ball_range(j, r)).collect();
+        for rg in &leaf.ranges {
+            let b = self.range_bound(&leaf.path, rg, r).map_err(|_| LeafError::BadRange(rg.neuron))?;
+            let slot = out.get_mut(rg.neuron).ok_or(LeafError::BadRange(rg.neuron))?;
             if rg.upper {
-                hi = hi.min(b);
+                slot.1 = slot.1.min(b);
             } else {
-                lo = lo.max(-b);
+                slot.0 = slot.0.max(-b);
             }
         }
-        Ok((lo, hi))
+        Ok(out)
     }
 }
 
@@ -128,12 +142,16 @@ pub(crate) fn best_step(p: &[f64], a: &[f64], sigma: f64, e: f64, r: f64) -> f64
 }
 
 /// Multipliers on the path's sign constraints that tighten the range of `±u_j` in the
-/// ball of radius r (two rounds of coordinate descent from 0); only the positive ones.
+/// ball of radius r: coordinate descent from 0 on `Σ m_i e_i + R‖p(m)‖`, until a round
+/// gains less than [`ROUND_GAIN`] of the ball's half-width or [`MAX_ROUNDS`] rounds;
+/// only the positive multipliers are returned.
 pub(crate) fn tighten(s: &Sample<'_>, rows: &[Vec<f64>], path: &[(usize, bool)], j: usize, upper: bool, r: f64) -> Vec<(usize, f64)> {
     let sign = if upper { 1.0 } else { -1.0 };
     let mut p: Vec<f64> = rows[j].iter().map(|t| sign * t).collect();
     let mut m = vec![0.0; path.len()];
-    for _round in 0..2 {
+    let half = r * s.wn[j];
+    let mut prev = half;
+    for _round in 0..MAX_ROUNDS {
         for (pos, &(i, on)) in path.iter().enumerate() {
             // Constraint σ_i w_i·δ ≤ −σ_i u_i(x) (σ = −1 on, +1 off); p = Wᵀν has
             // lost m·σ_i·w_i.
@@ -149,9 +167,21 @@ pub(crate) fn tighten(s: &Sample<'_>, rows: &[Vec<f64>], path: &[(usize, bool)],
                 *pk -= t * si * wk;
             }
         }
+        let phi = path.iter().zip(&m).map(|(&(i, on), &t)| t * if on { s.u0[i] } else { -s.u0[i] }).sum::<f64>()
+            + r * p.iter().map(|t| t * t).sum::<f64>().sqrt();
+        if !(prev - phi > ROUND_GAIN * half) {
+            break;
+        }
+        prev = phi;
     }
     m.into_iter().enumerate().filter(|&(_, t)| t > 0.0).collect()
 }
+
+/// Rounds of coordinate descent in [`tighten`] at most.
+const MAX_ROUNDS: usize = 8;
+/// [`tighten`] stops when a round gains less than this fraction of the ball's
+/// half-width `R‖w_j‖`.
+const ROUND_GAIN: f64 = 1e-3;
 
 #[cfg(test)]
 mod tests {
