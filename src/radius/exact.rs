@@ -57,6 +57,11 @@ struct Node {
     leaf: Option<Leaf>,
 }
 
+/// Open nodes taken from the queue at once; their children are evaluated together
+/// (in parallel with `threads` ≠ 1). Fixed, so that the search — and its answer and
+/// bracket — does not depend on the thread count.
+const BATCH: usize = 4;
+
 struct HeapItem(f64, usize);
 impl PartialEq for HeapItem {
     fn eq(&self, o: &Self) -> bool {
@@ -98,6 +103,9 @@ struct Search<'a> {
     heap: BinaryHeap<HeapItem>,
     /// `(seconds, lower, upper)` at each better incumbent.
     history: Vec<(f64, f64, f64)>,
+    /// Smallest bound of the nodes taken from the queue whose children are being
+    /// accepted (they count towards the lower bound until then).
+    in_flight: f64,
     start: Instant,
 }
 
@@ -118,6 +126,7 @@ impl<'a> Search<'a> {
             store: Vec::new(),
             heap: BinaryHeap::new(),
             history: Vec::new(),
+            in_flight: f64::INFINITY,
             start,
         }
     }
@@ -201,6 +210,31 @@ impl<'a> Search<'a> {
     fn push_node(&mut self, assign: Vec<(usize, bool)>) {
         let r_used = self.frame.r;
         let ev = self.evaluate(&assign);
+        self.accept(assign, r_used, ev);
+    }
+
+    /// Evaluates a batch of nodes in the current frame, on the pool when there is one
+    /// (each evaluation depends only on the frame and the node, so the results do not
+    /// depend on the thread count), and accepts them in the batch's order.
+    fn push_batch(&mut self, batch: Vec<Vec<(usize, bool)>>, pool: Option<&rayon::ThreadPool>) {
+        let r_used = self.frame.r;
+        let evals: Vec<Eval> = match pool {
+            Some(pool) => {
+                use rayon::prelude::*;
+                let (prob, frame, settings, tol) = (&self.prob, &self.frame, self.settings, self.tol);
+                pool.install(|| batch.par_iter().map(|a| prob.evaluate(frame, a, settings, tol)).collect())
+            }
+            None => batch.iter().map(|a| self.prob.evaluate(&self.frame, a, self.settings, self.tol)).collect(),
+        };
+        self.regions += batch.len();
+        for (assign, ev) in batch.into_iter().zip(evals) {
+            self.accept(assign, r_used, ev);
+        }
+    }
+
+    /// Takes a node evaluated in a frame of radius `r_used`: offers its point as an
+    /// incumbent, dives now and then, and queues it unless its bound closes it.
+    fn accept(&mut self, assign: Vec<(usize, bool)>, r_used: f64, ev: Eval) {
         let dist = ev.delta.iter().map(|t| t * t).sum::<f64>().sqrt();
         self.try_incumbent(&ev, dist);
         let every = self.settings.heuristic_every;
@@ -238,7 +272,7 @@ impl<'a> Search<'a> {
     /// The certified lower bound now: the smallest bound of the closed leaves and of
     /// the open nodes.
     fn lower_now(&self) -> f64 {
-        self.heap.peek().map_or(self.leaf_min, |h| self.leaf_min.min(h.0))
+        self.heap.peek().map_or(self.leaf_min, |h| self.leaf_min.min(h.0)).min(self.in_flight)
     }
 
     /// Appends the current bracket to the history.
@@ -259,11 +293,16 @@ impl<'a> Search<'a> {
         None
     }
 
-    /// Best-first branch and bound from the root. Returns why it stopped early, if it
-    /// did; every node left open becomes a leaf with its bound.
+    /// Best-first branch and bound from the root, [`BATCH`] open nodes at a time.
+    /// Returns why it stopped early, if it did; every node left open becomes a leaf
+    /// with its bound.
     fn run(&mut self, start: Instant) -> Option<BracketReason> {
+        let pool = match self.settings.threads {
+            1 => None,
+            n => rayon::ThreadPoolBuilder::new().num_threads(n).build().ok(),
+        };
         self.push_node(Vec::new());
-        while let Some(HeapItem(lb, id)) = self.heap.peek().map(|h| HeapItem(h.0, h.1)) {
+        while let Some(HeapItem(lb, _)) = self.heap.peek().map(|h| HeapItem(h.0, h.1)) {
             if lb >= self.ub * (1.0 - self.settings.rel_tol) {
                 self.close_queue();
                 return None;
@@ -277,23 +316,32 @@ impl<'a> Search<'a> {
                 self.close_queue();
                 return Some(reason);
             }
-            self.heap.pop();
-            let node = self.store[id].clone();
-            if node.r_eval > self.frame.r {
-                // The incumbent improved since this node was bounded: re-bound it.
-                self.push_node(node.assign);
-                continue;
-            }
-            match node.branch {
-                None => self.close(node),
-                Some(j) => {
-                    for on in [true, false] {
-                        let mut a = node.assign.clone();
-                        a.push((j, on));
-                        self.push_node(a);
+            let mut batch = Vec::new();
+            while let Some(&HeapItem(lb, id)) = self.heap.peek() {
+                if batch.len() >= BATCH || lb >= self.ub * (1.0 - self.settings.rel_tol) {
+                    break;
+                }
+                self.heap.pop();
+                self.in_flight = self.in_flight.min(lb);
+                let node = std::mem::replace(&mut self.store[id], Node { lb, r_eval: 0.0, assign: Vec::new(), branch: None, leaf: None });
+                if node.r_eval > self.frame.r {
+                    // The incumbent improved since this node was bounded: re-bound it.
+                    batch.push(node.assign);
+                    continue;
+                }
+                match node.branch {
+                    None => self.close(node),
+                    Some(j) => {
+                        for on in [true, false] {
+                            let mut a = node.assign.clone();
+                            a.push((j, on));
+                            batch.push(a);
+                        }
                     }
                 }
             }
+            self.push_batch(batch, pool.as_ref());
+            self.in_flight = f64::INFINITY;
         }
         None
     }

@@ -60,6 +60,10 @@ pub struct RadiusSettings {
     /// Tighten each relaxed neuron's range by the node's branching signs (the ball cut
     /// by half-spaces, docs/radius.md); false uses the ball's ranges alone. Default true.
     pub tighten_ranges: bool,
+    /// Threads that evaluate a batch of nodes: 1 sequential, 0 rayon's default, n a
+    /// pool of n. The answer and bracket do not depend on it (docs/radius.md).
+    /// Default 1.
+    pub threads: usize,
 }
 
 impl Default for RadiusSettings {
@@ -78,6 +82,7 @@ impl Default for RadiusSettings {
             heuristic_every: 8,
             backend: QpBackend::DualActiveSet,
             tighten_ranges: true,
+            threads: 1,
         }
     }
 }
