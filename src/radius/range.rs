@@ -123,16 +123,13 @@ impl Sample<'_> {
     }
 }
 
-/// The multiplier `t ≥ 0` minimising `t·e + R‖p − t·σ·a‖` for the half-space
-/// `σ·a·δ ≤ e` (closed form; 0 when the half-space does not cut the ball's extreme
-/// point in direction p).
-pub(crate) fn best_step(p: &[f64], a: &[f64], sigma: f64, e: f64, r: f64) -> f64 {
-    let qq: f64 = a.iter().map(|t| t * t).sum();
+/// The multiplier `t ≥ 0` minimising `t·e + R‖p − t·q‖` for the half-space
+/// `q·δ ≤ e`, from `p·q`, `‖p‖²` and `‖q‖²` (closed form; 0 when the half-space does
+/// not cut the ball's extreme point in direction p).
+pub(crate) fn best_step(pq: f64, pp: f64, qq: f64, e: f64, r: f64) -> f64 {
     if qq == 0.0 || !(e.abs() < r * qq.sqrt()) {
         return 0.0;
     }
-    let pq: f64 = sigma * p.iter().zip(a).map(|(x, y)| x * y).sum::<f64>();
-    let pp: f64 = p.iter().map(|t| t * t).sum();
     let s = pq / qq;
     let perp = (pp - pq * s).max(0.0).sqrt();
     let tau = e * perp / (qq.sqrt() * (r * r * qq - e * e).sqrt());
@@ -147,7 +144,8 @@ pub(crate) fn best_step(p: &[f64], a: &[f64], sigma: f64, e: f64, r: f64) -> f64
 /// Multipliers on the path's sign constraints that tighten the range of `±u_j` in the
 /// ball of radius r: coordinate descent from 0 on `Σ m_i e_i + R‖p(m)‖`, until a round
 /// gains less than [`ROUND_GAIN`] of the ball's half-width or [`MAX_ROUNDS`] rounds;
-/// only the positive multipliers are returned.
+/// only the positive multipliers are returned. Each coordinate costs one dot product
+/// (`‖p‖²` is carried along), and p moves only when its multiplier does.
 pub(crate) fn tighten(s: &Sample<'_>, rows: &[Vec<f64>], path: &[(usize, bool)], j: usize, upper: bool, r: f64) -> Vec<(usize, f64)> {
     let sign = if upper { 1.0 } else { -1.0 };
     let mut p: Vec<f64> = rows[j].iter().map(|t| sign * t).collect();
@@ -155,19 +153,25 @@ pub(crate) fn tighten(s: &Sample<'_>, rows: &[Vec<f64>], path: &[(usize, bool)],
     let half = r * s.wn[j];
     let mut prev = half;
     for _round in 0..MAX_ROUNDS {
+        let mut pp: f64 = p.iter().map(|t| t * t).sum();
         for (pos, &(i, on)) in path.iter().enumerate() {
-            // Constraint σ_i w_i·δ ≤ −σ_i u_i(x) (σ = −1 on, +1 off); p = Wᵀν has
-            // lost m·σ_i·w_i.
+            // Constraint σ_i w_i·δ ≤ −σ_i u_i(x) (σ = −1 on, +1 off); with q = σ_i w_i,
+            // p = Wᵀν has lost m·q. The step is taken from p' = p + m·q.
             let si = if on { -1.0 } else { 1.0 };
             let row = &rows[i];
+            let qq = s.wn[i] * s.wn[i];
             let old = m[pos];
-            for (pk, wk) in p.iter_mut().zip(row) {
-                *pk += old * si * wk;
-            }
-            let t = best_step(&p, row, si, -si * s.u0[i], r);
-            m[pos] = t;
-            for (pk, wk) in p.iter_mut().zip(row) {
-                *pk -= t * si * wk;
+            let pw = si * row.iter().zip(&p).map(|(a, b)| a * b).sum::<f64>();
+            let pq = pw + old * qq;
+            let pp_without = pp + 2.0 * old * pw + old * old * qq;
+            let t = best_step(pq, pp_without, qq, -si * s.u0[i], r);
+            if t != old {
+                let dt = t - old;
+                for (pk, wk) in p.iter_mut().zip(row) {
+                    *pk -= dt * si * wk;
+                }
+                pp = pp_without - 2.0 * t * pq + t * t * qq;
+                m[pos] = t;
             }
         }
         let phi = path.iter().zip(&m).map(|(&(i, on), &t)| t * if on { s.u0[i] } else { -s.u0[i] }).sum::<f64>()
