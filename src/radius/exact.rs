@@ -35,6 +35,7 @@
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
+use std::sync::Arc;
 use std::time::Instant;
 
 use super::attack::{attack, AttackSettings};
@@ -42,6 +43,7 @@ use super::certify::{never_flips, Leaf};
 use super::node::{dot, Eval, Frame, Problem};
 use super::proof::{ProofKind, SampleProof};
 use super::qp::QpStatus;
+use super::range::Range;
 use super::ray::Ray;
 use super::{BracketReason, RadiusOutcome, RadiusResult, RadiusSettings};
 use crate::net::Net;
@@ -53,6 +55,8 @@ struct Node {
     r_eval: f64,
     assign: Vec<(usize, bool)>,
     branch: Option<usize>,
+    /// The node's tightened ranges, which warm start its children's.
+    ranges: Arc<Vec<Range>>,
     /// The node's proof leaf (kept when a proof is recorded).
     leaf: Option<Leaf>,
 }
@@ -61,6 +65,9 @@ struct Node {
 /// (in parallel with `threads` ≠ 1). Fixed, so that the search — and its answer and
 /// bracket — does not depend on the thread count.
 const BATCH: usize = 4;
+
+/// A node to evaluate: its path and its parent's ranges (a warm start).
+type Pending = (Vec<(usize, bool)>, Arc<Vec<Range>>);
 
 struct HeapItem(f64, usize);
 impl PartialEq for HeapItem {
@@ -134,7 +141,7 @@ impl<'a> Search<'a> {
     /// Solves the node `assign` in the current frame (one region).
     fn evaluate(&mut self, assign: &[(usize, bool)]) -> Eval {
         self.regions += 1;
-        self.prob.evaluate(&self.frame, assign, self.settings, self.tol)
+        self.prob.evaluate(&self.frame, assign, &[], self.settings, self.tol)
     }
 
     /// Makes a confirmed witness at distance `dist` the incumbent if it is closer, and
@@ -208,41 +215,41 @@ impl<'a> Search<'a> {
     /// Evaluates a node, updates the incumbent, and queues the node unless its bound
     /// closes it.
     fn push_node(&mut self, assign: Vec<(usize, bool)>) {
-        let r_used = self.frame.r;
-        let ev = self.evaluate(&assign);
-        self.accept(assign, r_used, ev);
+        self.push_batch(vec![(assign, Arc::new(Vec::new()))], None);
     }
 
     /// Evaluates a batch of nodes in the current frame, on the pool when there is one
     /// (each evaluation depends only on the frame and the node, so the results do not
     /// depend on the thread count), and accepts them in the batch's order.
-    fn push_batch(&mut self, batch: Vec<Vec<(usize, bool)>>, pool: Option<&rayon::ThreadPool>) {
+    fn push_batch(&mut self, batch: Vec<Pending>, pool: Option<&rayon::ThreadPool>) {
         let r_used = self.frame.r;
+        let (prob, frame, settings, tol) = (&self.prob, &self.frame, self.settings, self.tol);
+        let eval = |(a, warm): &Pending| prob.evaluate(frame, a, warm, settings, tol);
         let evals: Vec<Eval> = match pool {
             Some(pool) => {
                 use rayon::prelude::*;
-                let (prob, frame, settings, tol) = (&self.prob, &self.frame, self.settings, self.tol);
-                pool.install(|| batch.par_iter().map(|a| prob.evaluate(frame, a, settings, tol)).collect())
+                pool.install(|| batch.par_iter().map(eval).collect())
             }
-            None => batch.iter().map(|a| self.prob.evaluate(&self.frame, a, self.settings, self.tol)).collect(),
+            None => batch.iter().map(eval).collect(),
         };
         self.regions += batch.len();
-        for (assign, ev) in batch.into_iter().zip(evals) {
+        for ((assign, _), ev) in batch.into_iter().zip(evals) {
             self.accept(assign, r_used, ev);
         }
     }
 
     /// Takes a node evaluated in a frame of radius `r_used`: offers its point as an
     /// incumbent, dives now and then, and queues it unless its bound closes it.
-    fn accept(&mut self, assign: Vec<(usize, bool)>, r_used: f64, ev: Eval) {
+    fn accept(&mut self, assign: Vec<(usize, bool)>, r_used: f64, mut ev: Eval) {
         let dist = ev.delta.iter().map(|t| t * t).sum::<f64>().sqrt();
         self.try_incumbent(&ev, dist);
         let every = self.settings.heuristic_every;
         if every > 0 && self.regions % every == 0 && ev.status == QpStatus::Optimal && ev.branch.is_some() {
             self.dive(&assign, &ev);
         }
+        let ranges = Arc::new(if self.leaves.is_some() { ev.leaf.ranges.clone() } else { std::mem::take(&mut ev.leaf.ranges) });
         let leaf = self.leaves.is_some().then_some(ev.leaf);
-        let node = Node { lb: ev.lb, r_eval: r_used, assign, branch: ev.branch, leaf };
+        let node = Node { lb: ev.lb, r_eval: r_used, assign, branch: ev.branch, leaf, ranges };
         if node.lb >= self.ub * (1.0 - self.settings.rel_tol) {
             self.close(node);
         } else {
@@ -264,7 +271,7 @@ impl<'a> Search<'a> {
     /// Closes every queued node (after the search ends, by bound or by budget).
     fn close_queue(&mut self) {
         while let Some(HeapItem(_, id)) = self.heap.pop() {
-            let node = std::mem::replace(&mut self.store[id], Node { lb: 0.0, r_eval: 0.0, assign: Vec::new(), branch: None, leaf: None });
+            let node = std::mem::replace(&mut self.store[id], Node { lb: 0.0, r_eval: 0.0, assign: Vec::new(), branch: None, leaf: None, ranges: Arc::default() });
             self.close(node);
         }
     }
@@ -323,10 +330,10 @@ impl<'a> Search<'a> {
                 }
                 self.heap.pop();
                 self.in_flight = self.in_flight.min(lb);
-                let node = std::mem::replace(&mut self.store[id], Node { lb, r_eval: 0.0, assign: Vec::new(), branch: None, leaf: None });
+                let node = std::mem::replace(&mut self.store[id], Node { lb, r_eval: 0.0, assign: Vec::new(), branch: None, leaf: None, ranges: Arc::default() });
                 if node.r_eval > self.frame.r {
                     // The incumbent improved since this node was bounded: re-bound it.
-                    batch.push(node.assign);
+                    batch.push((node.assign, node.ranges));
                     continue;
                 }
                 match node.branch {
@@ -335,7 +342,7 @@ impl<'a> Search<'a> {
                         for on in [true, false] {
                             let mut a = node.assign.clone();
                             a.push((j, on));
-                            batch.push(a);
+                            batch.push((a, Arc::clone(&node.ranges)));
                         }
                     }
                 }

@@ -229,8 +229,16 @@ impl<'a> Problem<'a> {
 
     /// Solves the node `assign` in `frame`: its relaxation's projection with cutting
     /// planes, and the certified bound of the multipliers.
-    pub(crate) fn evaluate(&self, frame: &Frame, assign: &[(usize, bool)], settings: &RadiusSettings, tol: f64) -> Eval {
+    /// `warm` holds the parent's ranges, whose multipliers start the descent.
+    pub(crate) fn evaluate(&self, frame: &Frame, assign: &[(usize, bool)], warm: &[Range], settings: &RadiusSettings, tol: f64) -> Eval {
         let r = frame.r;
+        // Index of the parent's range per (neuron, upper).
+        let mut warm_at = vec![[None; 2]; if warm.is_empty() { 0 } else { self.rows.len() }];
+        for (idx, rg) in warm.iter().enumerate() {
+            if let Some(slot) = warm_at.get_mut(rg.neuron) {
+                slot[rg.upper as usize] = Some(idx);
+            }
+        }
         let mut leaf = Leaf {
             path: assign.to_vec(),
             ball: r.is_finite().then_some(r),
@@ -275,7 +283,8 @@ impl<'a> Problem<'a> {
         let mut chords = Vec::with_capacity(unassigned.len());
         if flip {
             for &j in &unassigned {
-                let (lo, hi) = self.range_of(j, r, assign, settings.tighten_ranges, &mut leaf.ranges);
+                let init = warm_at.get(j).map_or([None; 2], |w| w.map(|i| i.map(|i| &warm[i].mult[..])));
+                let (lo, hi) = self.range_of(j, r, assign, settings.tighten_ranges, init, &mut leaf.ranges);
                 let (kappa, l, _) = chord_over(lo, hi);
                 chords.push((j, kappa, l));
                 let coef = self.alpha[j] * kappa;
@@ -351,13 +360,13 @@ impl<'a> Problem<'a> {
     /// The certified range of unassigned neuron j on the node's region in the ball of
     /// radius r: the ball's, cut by the path's signs when `tight` (each range that
     /// tightens an end is pushed to `ranges`, for the proof).
-    fn range_of(&self, j: usize, r: f64, path: &[(usize, bool)], tight: bool, ranges: &mut Vec<Range>) -> (f64, f64) {
+    fn range_of(&self, j: usize, r: f64, path: &[(usize, bool)], tight: bool, init: [Option<&[(usize, f64)]>; 2], ranges: &mut Vec<Range>) -> (f64, f64) {
         let (mut lo, mut hi) = self.cert.ball_range(j, r);
         if !tight || path.is_empty() {
             return (lo, hi);
         }
         for upper in [true, false] {
-            let mult = tighten(&self.cert, &self.rows, path, j, upper, r);
+            let mult = tighten(&self.cert, &self.rows, path, j, upper, r, init[upper as usize].unwrap_or(&[]));
             if mult.is_empty() {
                 continue;
             }

@@ -145,13 +145,22 @@ pub(crate) fn best_step(pq: f64, pp: f64, qq: f64, e: f64, r: f64) -> f64 {
 /// ball of radius r: coordinate descent from 0 on `Σ m_i e_i + R‖p(m)‖`, until a round
 /// gains less than [`ROUND_GAIN`] of the ball's half-width or [`MAX_ROUNDS`] rounds;
 /// only the positive multipliers are returned. Each coordinate costs one dot product
-/// (`‖p‖²` is carried along), and p moves only when its multiplier does.
-pub(crate) fn tighten(s: &Sample<'_>, rows: &[Vec<f64>], path: &[(usize, bool)], j: usize, upper: bool, r: f64) -> Vec<(usize, f64)> {
+/// (`‖p‖²` is carried along), and p moves only when its multiplier does. `init` warm
+/// starts the descent (the parent node's multipliers: its path is a prefix of this one).
+pub(crate) fn tighten(s: &Sample<'_>, rows: &[Vec<f64>], path: &[(usize, bool)], j: usize, upper: bool, r: f64, init: &[(usize, f64)]) -> Vec<(usize, f64)> {
     let sign = if upper { 1.0 } else { -1.0 };
     let mut p: Vec<f64> = rows[j].iter().map(|t| sign * t).collect();
     let mut m = vec![0.0; path.len()];
+    for &(pos, t) in init.iter().filter(|&&(pos, t)| pos < path.len() && t.is_finite() && t > 0.0) {
+        let si = if path[pos].1 { -1.0 } else { 1.0 };
+        m[pos] = t;
+        for (pk, wk) in p.iter_mut().zip(&rows[path[pos].0]) {
+            *pk -= t * si * wk;
+        }
+    }
     let half = r * s.wn[j];
-    let mut prev = half;
+    let mut prev = path.iter().zip(&m).map(|(&(i, on), &t)| t * if on { s.u0[i] } else { -s.u0[i] }).sum::<f64>()
+        + r * p.iter().map(|t| t * t).sum::<f64>().sqrt();
     for _round in 0..MAX_ROUNDS {
         let mut pp: f64 = p.iter().map(|t| t * t).sum();
         for (pos, &(i, on)) in path.iter().enumerate() {
@@ -204,11 +213,11 @@ mod tests {
         let s = Sample::new(&net, &x, 1.0);
         let rows = vec![vec![1.0, 0.0], vec![1.0, 1.0]];
         let path = [(0usize, false)];
-        let mult = tighten(&s, &rows, &path, 1, true, 1.0);
+        let mult = tighten(&s, &rows, &path, 1, true, 1.0, &[]);
         let b = s.range_bound(&path, &Range { neuron: 1, upper: true, mult }, 1.0).expect("range");
         assert!((1.0..=1.0 + 1e-9).contains(&b), "bound {b}");
         // The lower end is untouched by the cut: −√2 at (−1, −1)/√2.
-        let mult = tighten(&s, &rows, &path, 1, false, 1.0);
+        let mult = tighten(&s, &rows, &path, 1, false, 1.0, &[]);
         let b = s.range_bound(&path, &Range { neuron: 1, upper: false, mult }, 1.0).expect("range");
         assert!((b - 2f64.sqrt()).abs() <= 1e-9, "bound {b}");
     }
@@ -232,8 +241,8 @@ mod tests {
             let path: Vec<(usize, bool)> = (0..3).map(|i| (i, rng.uniform_in(0.0, 1.0) < 0.5)).collect();
             for j in 3..k {
                 let (blo, bhi) = s.ball_range(j, r);
-                let hi = s.range_bound(&path, &Range { neuron: j, upper: true, mult: tighten(&s, &rows, &path, j, true, r) }, r).expect("up");
-                let lo = -s.range_bound(&path, &Range { neuron: j, upper: false, mult: tighten(&s, &rows, &path, j, false, r) }, r).expect("low");
+                let hi = s.range_bound(&path, &Range { neuron: j, upper: true, mult: tighten(&s, &rows, &path, j, true, r, &[]) }, r).expect("up");
+                let lo = -s.range_bound(&path, &Range { neuron: j, upper: false, mult: tighten(&s, &rows, &path, j, false, r, &[]) }, r).expect("low");
                 assert!(hi <= bhi * (1.0 + 1e-12) + 1e-12 && lo >= blo - blo.abs() * 1e-12 - 1e-12);
                 for _ in 0..300 {
                     let dir: Vec<f64> = (0..d).map(|_| rng.normal()).collect();
