@@ -21,8 +21,11 @@
 //! the open ball `B(x, r)` where every better point lies, so it is fixed (linear or
 //! zero); the fixed set is recomputed whenever `r` drops. An unassigned unstable `Q`
 //! neuron is relaxed by the concave envelope of σ over its range in the ball,
-//! `σ(u) ≤ h (u − l)/(h − l)` with `[l, h] = u_j(x) ∓ r‖w_j‖`, so every node's QP is a
-//! relaxation whose *dual* value is a lower bound. Nodes are explored best first; a
+//! `σ(u) ≤ h (u − l)/(h − l)` with `[l, h] ⊆ u_j(x) ∓ r‖w_j‖` cut by the node's
+//! branching signs ([`super::range`]), so every node's QP is a relaxation whose *dual*
+//! value is a lower bound. A node branches on the neuron with the largest
+//! `|α_j|·κ_j·(−l_j)` (BaBSR's intercept score). Nodes are explored best first, a fixed
+//! batch at a time (evaluated on a thread pool when asked, with the same result); a
 //! node is closed when its bound reaches `r`.
 //!
 //! Soundness does not rest on the incumbent: every leaf states "no flipped point of my

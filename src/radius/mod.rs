@@ -25,10 +25,11 @@
 //!
 //! Files: [`settings`] (what a search may do), [`result`] (what it returns),
 //! [`exact`] (the search), `node` (one node's relaxation and QP), [`certify`] (the
-//! rigorous bounds of a leaf), [`range`] (relaxed neurons' ranges cut by a node's signs), [`proof`] (the proof file and `verify_radius`), [`qp`]
-//! (the projections), [`ray`] (exact analysis along a ray), [`mod@fig1`], [`report`] (the
-//! `radius` report), [`mod@theorem41`], and [`reference`] (a brute-force reference for
-//! tests and benchmarks).
+//! rigorous bounds of a leaf), [`range`] (relaxed neurons' ranges cut by a node's
+//! signs), [`proof`] (the proof file and `verify_radius`), [`qp`] (the projections),
+//! [`ray`] (exact analysis along a ray), [`mod@fig1`], [`report`] (the `radius`
+//! report), [`mod@theorem41`], and [`reference`] (a brute-force reference for tests and
+//! benchmarks).
 
 pub mod attack;
 pub mod certify;
