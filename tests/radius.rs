@@ -294,6 +294,31 @@ fn budget_gives_honest_bracket() {
     }
 }
 
+/// The answer, the bracket under a node budget, the node count and the proof do not
+/// depend on the thread count (the search evaluates fixed batches, docs/radius.md).
+#[test]
+fn thread_count_does_not_change_the_answer() {
+    let data = Generator::Sphere.generate(10, 1, 5).unwrap();
+    let mut rng = relucert::data::Rng::seed_from_u64(12);
+    let k = 48;
+    let w: Vec<f64> = (0..k * 10).map(|_| rng.normal() / 10f64.sqrt()).collect();
+    let b: Vec<f64> = (0..k).map(|_| 0.1 * rng.normal()).collect();
+    let v: Vec<f64> = (0..k).map(|_| rng.normal() / (k as f64).sqrt()).collect();
+    let net = Net::from_rows(10, &w, Some(&b), &v).unwrap();
+    let x = data.row(0);
+    let y = net.forward_one(&x).signum();
+    for cap in [None, Some(7)] {
+        let run = |threads| {
+            let s = RadiusSettings { max_regions: cap, threads, record_proof: true, ..RadiusSettings::default() };
+            exact_radius(&net, &x, y, &s).unwrap()
+        };
+        let (one, two) = (run(1), run(2));
+        assert_eq!((one.outcome, one.lower, one.upper, one.regions, one.closed), (two.outcome, two.lower, two.upper, two.regions, two.closed), "cap {cap:?}");
+        assert_eq!(one.witness, two.witness);
+        assert_eq!(one.proof, two.proof);
+    }
+}
+
 /// `gap` stops at the requested relative gap with an honest bracket (reason `gap`, or
 /// exact when the gap closed within exact_tol), and the history ends at the answer.
 #[test]

@@ -59,6 +59,14 @@ fn radius_and_theorem41_on_orthogonal_kkt() {
     let last = s0["history"].as_array().unwrap().last().unwrap().clone();
     assert_eq!((&last["lower"], &last["upper"]), (&s0["lower"], &s0["upper"]));
     assert!(s0["outcome"] == "exact" || s0["reason"] == "gap", "{s0}");
+    // --threads: the same bounds, witnesses and node counts as one thread.
+    let one = json(d, &["radius", "--net", "n.json", "--data", "d.json", "--json"]);
+    let two = json(d, &["radius", "--net", "n.json", "--data", "d.json", "--json", "--threads", "2"]);
+    for (a, b) in one["samples"].as_array().unwrap().iter().zip(two["samples"].as_array().unwrap()) {
+        for key in ["lower", "upper", "regions", "closed", "witness", "exact"] {
+            assert_eq!(a[key], b[key], "{key}");
+        }
+    }
     // Bad input: one line on stderr, exit 1.
     std::fs::write(d.join("short.json"), "[1,0]").unwrap();
     std::fs::write(d.join("zero.json"), "[0,0,0,0,0,0,0,0]").unwrap();

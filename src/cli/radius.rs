@@ -50,6 +50,10 @@ pub struct RadiusArgs {
     /// Exact method: stop each sample after this many seconds with a bracket.
     #[arg(long, value_parser = parse::seconds)]
     pub time_limit: Option<f64>,
+    /// Exact method: threads that evaluate the search's nodes (1 sequential, 0 all
+    /// cores); the answer and bracket do not depend on it, only the time.
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
     /// Figure 1: on-margin slack (q_i ≤ (1 + slack)·q_min; the paper's 0.1).
     #[arg(long, default_value_t = 0.1, value_parser = parse::nonneg_f64)]
     pub slack: f64,
@@ -112,7 +116,7 @@ pub fn run(a: &RadiusArgs, _ctx: &Ctx) -> Result<Output, CliError> {
         MethodArg::Exact => {
             // `parse::seconds` admitted only values that a Duration holds.
             let time_limit = a.time_limit.and_then(|t| Duration::try_from_secs_f64(t).ok());
-            RadiusMethod::Exact(RadiusSettings { max_regions: a.max_regions, time_limit, gap: a.gap, record_proof: a.proof.is_some(), ..RadiusSettings::default() })
+            RadiusMethod::Exact(RadiusSettings { max_regions: a.max_regions, time_limit, gap: a.gap, record_proof: a.proof.is_some(), threads: a.threads, ..RadiusSettings::default() })
         }
         MethodArg::Ray => {
             let path = a.direction.as_ref().ok_or_else(|| CliError::Usage("--method ray needs --direction FILE".into()))?;

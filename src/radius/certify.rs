@@ -19,6 +19,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::range::Range;
 use crate::net::Net;
 
 const U: f64 = f64::EPSILON / 2.0;
@@ -78,6 +79,10 @@ pub struct Leaf {
     pub signs: Vec<f64>,
     /// Flip cuts with positive multipliers.
     pub cuts: Vec<Cut>,
+    /// Ranges of relaxed neurons tightened by the path's sign constraints (empty: the
+    /// ball's ranges).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ranges: Vec<Range>,
 }
 
 /// Why a leaf does not prove its bound.
@@ -97,6 +102,8 @@ pub enum LeafError {
     BadCut(usize),
     /// An unstable neuron that lowers the output needs a finite ball to be relaxed.
     NoBall(usize),
+    /// A range names a path position that does not exist or a bad multiplier.
+    BadRange(usize),
     /// The dual value is below `½ bound²`.
     Weak {
         /// Certified dual value.
@@ -116,6 +123,7 @@ impl std::fmt::Display for LeafError {
             LeafError::BadMultiplier => write!(f, "a multiplier is negative or not finite, or the sign multipliers do not match the path"),
             LeafError::BadCut(j) => write!(f, "a cut lists neuron {j}, which is not an unstable neuron that raises the output"),
             LeafError::NoBall(j) => write!(f, "unstable neuron {j} lowers the output but the leaf has no ball to relax it in"),
+            LeafError::BadRange(j) => write!(f, "a range of neuron {j} names a missing path position or a bad multiplier"),
             LeafError::Weak { dual, need } => write!(f, "certified dual value {dual:e} is below bound²/2 = {need:e}"),
         }
     }
@@ -186,29 +194,12 @@ impl<'a> Sample<'a> {
         }
     }
 
-    /// The chord `κ (u − l)` of σ over `[u_j(x) − r‖w_j‖, u_j(x) + r‖w_j‖]` and an
-    /// upper bound `v ≥ 0` of `σ(u) − κ (u − l)` over the true range (so that
-    /// `σ(u) ≤ κ (u − l) + v` holds there despite rounding).
-    pub(crate) fn chord(&self, j: usize, r: f64) -> (f64, f64, f64) {
-        let rw = r * self.wn[j];
-        let l = self.u0[j] - rw;
-        let kappa = (self.u0[j] + rw) / (2.0 * rw);
-        let reach = up(r * self.wn_up[j]);
-        let lo = down(down(self.u0[j] - self.e0[j]) - reach);
-        let hi = up(up(self.u0[j] + self.e0[j]) + reach);
-        let excess = |u: f64| {
-            let val = u.max(0.0) - kappa * (u - l);
-            let err = gamma(4) * (u.abs() + kappa.abs() * (u.abs() + l.abs()));
-            up(val + err)
-        };
-        let v = excess(lo).max(excess(hi)).max(0.0);
-        (kappa, l, if v.is_nan() { f64::INFINITY } else { v })
-    }
 
     #[allow(clippy::needless_range_loop)]
     /// The dual value of a leaf as `(lin0, slope, quad)`: the certified
-    /// `D_low(b) = lin0 − b·slope − quad` for the claim radius b (see [`dual_at`]).
-    fn dual_parts(&self, leaf: &Leaf) -> Result<(f64, f64, f64), LeafError> {
+    /// `D_low(b) = lin0 − b·slope − quad` for the claim radius b (see [`dual_at`]), with
+    /// the certified ranges of [`Sample::leaf_ranges`].
+    fn dual_parts(&self, leaf: &Leaf, ranges: &[(f64, f64)]) -> Result<(f64, f64, f64), LeafError> {
         let (k, d) = (self.net.width(), self.net.dim());
         let ball = leaf.ball.unwrap_or(f64::INFINITY);
         let mut role = vec![Role::Skip; k];
@@ -264,7 +255,8 @@ impl<'a> Sample<'a> {
                     if !ball.is_finite() {
                         return Err(LeafError::NoBall(j));
                     }
-                    let (kappa, l, v) = self.chord(j, ball);
+                    let &(lo, hi) = ranges.get(j).ok_or(LeafError::BadRange(j))?;
+                    let (kappa, l, v) = chord_over(lo, hi);
                     beta[j] = self.alpha[j] * kappa;
                     let t1 = -self.alpha[j] * kappa * l;
                     let t2 = -self.alpha[j].abs() * v;
@@ -333,6 +325,27 @@ impl<'a> Sample<'a> {
     }
 }
 
+/// The chord `κ (u − l)` of σ over a certified range `[lo, hi]` of u (0 when
+/// `hi ≤ 0`, u when `lo ≥ 0`) and an upper bound `v ≥ 0` of `σ(u) − κ (u − l)` over
+/// the range (so that `σ(u) ≤ κ (u − l) + v` holds there despite rounding; σ minus a
+/// line is convex, so its maximum is at an end).
+pub(crate) fn chord_over(lo: f64, hi: f64) -> (f64, f64, f64) {
+    let (kappa, l) = if hi <= 0.0 {
+        (0.0, 0.0)
+    } else if lo >= 0.0 {
+        (1.0, 0.0)
+    } else {
+        (hi / (hi - lo), lo)
+    };
+    let excess = |u: f64| {
+        let val = u.max(0.0) - kappa * (u - l);
+        let err = gamma(4) * (u.abs() + kappa.abs() * (u.abs() + l.abs()));
+        up(val + err)
+    };
+    let v = excess(lo).max(excess(hi)).max(0.0);
+    (kappa, l, if v.is_nan() { f64::INFINITY } else { v })
+}
+
 /// `D_low(b) = lin0 − b·slope − quad`, rounded down; decreasing in b.
 fn dual_at(parts: (f64, f64, f64), b: f64) -> f64 {
     let (lin0, slope, quad) = parts;
@@ -359,7 +372,8 @@ pub(crate) fn check_leaf(s: &Sample<'_>, leaf: &Leaf) -> Result<(), LeafError> {
             _ => Err(LeafError::NoConflict(j)),
         };
     }
-    let parts = s.dual_parts(leaf)?;
+    let ranges = s.leaf_ranges(leaf)?;
+    let parts = s.dual_parts(leaf, &ranges)?;
     let dual = dual_at(parts, b);
     let need = up(0.5 * b * b);
     if dual >= need {
@@ -384,7 +398,8 @@ pub(crate) fn settle_leaf(s: &Sample<'_>, leaf: &mut Leaf) {
         leaf.conflict = None;
     }
     leaf.bound = 0.0;
-    let Ok(parts) = s.dual_parts(leaf) else { return };
+    let Ok(ranges) = s.leaf_ranges(leaf) else { return };
+    let Ok(parts) = s.dual_parts(leaf, &ranges) else { return };
     let (lin0, slope, quad) = parts;
     if !(lin0 > 0.0) {
         return;
@@ -404,13 +419,14 @@ pub(crate) fn settle_leaf(s: &Sample<'_>, leaf: &mut Leaf) {
             *ls *= t;
         }
     }
-    let Ok(parts) = s.dual_parts(leaf) else { return };
+    let Ok(parts) = s.dual_parts(leaf, &ranges) else { return };
     for _ in 0..3 {
-        leaf.bound = b;
-        if check_leaf(s, leaf).is_ok() {
+        // What check_leaf tests for a leaf without a conflict, on the parts at hand.
+        let dual = dual_at(parts, b);
+        if b >= 0.0 && b.is_finite() && b <= ball && (b == 0.0 || dual >= up(0.5 * b * b)) {
+            leaf.bound = b;
             return;
         }
-        let dual = dual_at(parts, b);
         b = if dual > 0.0 { (2.0 * dual).sqrt() * (1.0 - 1e-12) } else { 0.0 };
     }
     leaf.bound = 0.0;

@@ -21,8 +21,11 @@
 //! the open ball `B(x, r)` where every better point lies, so it is fixed (linear or
 //! zero); the fixed set is recomputed whenever `r` drops. An unassigned unstable `Q`
 //! neuron is relaxed by the concave envelope of σ over its range in the ball,
-//! `σ(u) ≤ h (u − l)/(h − l)` with `[l, h] = u_j(x) ∓ r‖w_j‖`, so every node's QP is a
-//! relaxation whose *dual* value is a lower bound. Nodes are explored best first; a
+//! `σ(u) ≤ h (u − l)/(h − l)` with `[l, h] ⊆ u_j(x) ∓ r‖w_j‖` cut by the node's
+//! branching signs ([`super::range`]), so every node's QP is a relaxation whose *dual*
+//! value is a lower bound. A node branches on the neuron with the largest
+//! `|α_j|·κ_j·(−l_j)` (BaBSR's intercept score). Nodes are explored best first, a fixed
+//! batch at a time (evaluated on a thread pool when asked, with the same result); a
 //! node is closed when its bound reaches `r`.
 //!
 //! Soundness does not rest on the incumbent: every leaf states "no flipped point of my
@@ -35,6 +38,7 @@
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
+use std::sync::Arc;
 use std::time::Instant;
 
 use super::attack::{attack, AttackSettings};
@@ -42,6 +46,7 @@ use super::certify::{never_flips, Leaf};
 use super::node::{dot, Eval, Frame, Problem};
 use super::proof::{ProofKind, SampleProof};
 use super::qp::QpStatus;
+use super::range::Range;
 use super::ray::Ray;
 use super::{BracketReason, RadiusOutcome, RadiusResult, RadiusSettings};
 use crate::net::Net;
@@ -53,9 +58,19 @@ struct Node {
     r_eval: f64,
     assign: Vec<(usize, bool)>,
     branch: Option<usize>,
+    /// The node's tightened ranges, which warm start its children's.
+    ranges: Arc<Vec<Range>>,
     /// The node's proof leaf (kept when a proof is recorded).
     leaf: Option<Leaf>,
 }
+
+/// Open nodes taken from the queue at once; their children are evaluated together
+/// (in parallel with `threads` ≠ 1). Fixed, so that the search — and its answer and
+/// bracket — does not depend on the thread count.
+const BATCH: usize = 4;
+
+/// A node to evaluate: its path and its parent's ranges (a warm start).
+type Pending = (Vec<(usize, bool)>, Arc<Vec<Range>>);
 
 struct HeapItem(f64, usize);
 impl PartialEq for HeapItem {
@@ -98,6 +113,9 @@ struct Search<'a> {
     heap: BinaryHeap<HeapItem>,
     /// `(seconds, lower, upper)` at each better incumbent.
     history: Vec<(f64, f64, f64)>,
+    /// Smallest bound of the nodes taken from the queue whose children are being
+    /// accepted (they count towards the lower bound until then).
+    in_flight: f64,
     start: Instant,
 }
 
@@ -118,6 +136,7 @@ impl<'a> Search<'a> {
             store: Vec::new(),
             heap: BinaryHeap::new(),
             history: Vec::new(),
+            in_flight: f64::INFINITY,
             start,
         }
     }
@@ -125,7 +144,7 @@ impl<'a> Search<'a> {
     /// Solves the node `assign` in the current frame (one region).
     fn evaluate(&mut self, assign: &[(usize, bool)]) -> Eval {
         self.regions += 1;
-        self.prob.evaluate(&self.frame, assign, self.settings, self.tol)
+        self.prob.evaluate(&self.frame, assign, &[], self.settings, self.tol)
     }
 
     /// Makes a confirmed witness at distance `dist` the incumbent if it is closer, and
@@ -199,16 +218,41 @@ impl<'a> Search<'a> {
     /// Evaluates a node, updates the incumbent, and queues the node unless its bound
     /// closes it.
     fn push_node(&mut self, assign: Vec<(usize, bool)>) {
+        self.push_batch(vec![(assign, Arc::new(Vec::new()))], None);
+    }
+
+    /// Evaluates a batch of nodes in the current frame, on the pool when there is one
+    /// (each evaluation depends only on the frame and the node, so the results do not
+    /// depend on the thread count), and accepts them in the batch's order.
+    fn push_batch(&mut self, batch: Vec<Pending>, pool: Option<&rayon::ThreadPool>) {
         let r_used = self.frame.r;
-        let ev = self.evaluate(&assign);
+        let (prob, frame, settings, tol) = (&self.prob, &self.frame, self.settings, self.tol);
+        let eval = |(a, warm): &Pending| prob.evaluate(frame, a, warm, settings, tol);
+        let evals: Vec<Eval> = match pool {
+            Some(pool) => {
+                use rayon::prelude::*;
+                pool.install(|| batch.par_iter().map(eval).collect())
+            }
+            None => batch.iter().map(eval).collect(),
+        };
+        self.regions += batch.len();
+        for ((assign, _), ev) in batch.into_iter().zip(evals) {
+            self.accept(assign, r_used, ev);
+        }
+    }
+
+    /// Takes a node evaluated in a frame of radius `r_used`: offers its point as an
+    /// incumbent, dives now and then, and queues it unless its bound closes it.
+    fn accept(&mut self, assign: Vec<(usize, bool)>, r_used: f64, mut ev: Eval) {
         let dist = ev.delta.iter().map(|t| t * t).sum::<f64>().sqrt();
         self.try_incumbent(&ev, dist);
         let every = self.settings.heuristic_every;
         if every > 0 && self.regions % every == 0 && ev.status == QpStatus::Optimal && ev.branch.is_some() {
             self.dive(&assign, &ev);
         }
+        let ranges = Arc::new(if self.leaves.is_some() { ev.leaf.ranges.clone() } else { std::mem::take(&mut ev.leaf.ranges) });
         let leaf = self.leaves.is_some().then_some(ev.leaf);
-        let node = Node { lb: ev.lb, r_eval: r_used, assign, branch: ev.branch, leaf };
+        let node = Node { lb: ev.lb, r_eval: r_used, assign, branch: ev.branch, leaf, ranges };
         if node.lb >= self.ub * (1.0 - self.settings.rel_tol) {
             self.close(node);
         } else {
@@ -230,7 +274,7 @@ impl<'a> Search<'a> {
     /// Closes every queued node (after the search ends, by bound or by budget).
     fn close_queue(&mut self) {
         while let Some(HeapItem(_, id)) = self.heap.pop() {
-            let node = std::mem::replace(&mut self.store[id], Node { lb: 0.0, r_eval: 0.0, assign: Vec::new(), branch: None, leaf: None });
+            let node = std::mem::replace(&mut self.store[id], Node { lb: 0.0, r_eval: 0.0, assign: Vec::new(), branch: None, leaf: None, ranges: Arc::default() });
             self.close(node);
         }
     }
@@ -238,7 +282,7 @@ impl<'a> Search<'a> {
     /// The certified lower bound now: the smallest bound of the closed leaves and of
     /// the open nodes.
     fn lower_now(&self) -> f64 {
-        self.heap.peek().map_or(self.leaf_min, |h| self.leaf_min.min(h.0))
+        self.heap.peek().map_or(self.leaf_min, |h| self.leaf_min.min(h.0)).min(self.in_flight)
     }
 
     /// Appends the current bracket to the history.
@@ -259,11 +303,16 @@ impl<'a> Search<'a> {
         None
     }
 
-    /// Best-first branch and bound from the root. Returns why it stopped early, if it
-    /// did; every node left open becomes a leaf with its bound.
+    /// Best-first branch and bound from the root, [`BATCH`] open nodes at a time.
+    /// Returns why it stopped early, if it did; every node left open becomes a leaf
+    /// with its bound.
     fn run(&mut self, start: Instant) -> Option<BracketReason> {
+        let pool = match self.settings.threads {
+            1 => None,
+            n => rayon::ThreadPoolBuilder::new().num_threads(n).build().ok(),
+        };
         self.push_node(Vec::new());
-        while let Some(HeapItem(lb, id)) = self.heap.peek().map(|h| HeapItem(h.0, h.1)) {
+        while let Some(HeapItem(lb, _)) = self.heap.peek().map(|h| HeapItem(h.0, h.1)) {
             if lb >= self.ub * (1.0 - self.settings.rel_tol) {
                 self.close_queue();
                 return None;
@@ -277,23 +326,32 @@ impl<'a> Search<'a> {
                 self.close_queue();
                 return Some(reason);
             }
-            self.heap.pop();
-            let node = self.store[id].clone();
-            if node.r_eval > self.frame.r {
-                // The incumbent improved since this node was bounded: re-bound it.
-                self.push_node(node.assign);
-                continue;
-            }
-            match node.branch {
-                None => self.close(node),
-                Some(j) => {
-                    for on in [true, false] {
-                        let mut a = node.assign.clone();
-                        a.push((j, on));
-                        self.push_node(a);
+            let mut batch = Vec::new();
+            while let Some(&HeapItem(lb, id)) = self.heap.peek() {
+                if batch.len() >= BATCH || lb >= self.ub * (1.0 - self.settings.rel_tol) {
+                    break;
+                }
+                self.heap.pop();
+                self.in_flight = self.in_flight.min(lb);
+                let node = std::mem::replace(&mut self.store[id], Node { lb, r_eval: 0.0, assign: Vec::new(), branch: None, leaf: None, ranges: Arc::default() });
+                if node.r_eval > self.frame.r {
+                    // The incumbent improved since this node was bounded: re-bound it.
+                    batch.push((node.assign, node.ranges));
+                    continue;
+                }
+                match node.branch {
+                    None => self.close(node),
+                    Some(j) => {
+                        for on in [true, false] {
+                            let mut a = node.assign.clone();
+                            a.push((j, on));
+                            batch.push((a, Arc::clone(&node.ranges)));
+                        }
                     }
                 }
             }
+            self.push_batch(batch, pool.as_ref());
+            self.in_flight = f64::INFINITY;
         }
         None
     }

@@ -25,10 +25,11 @@
 //!
 //! Files: [`settings`] (what a search may do), [`result`] (what it returns),
 //! [`exact`] (the search), `node` (one node's relaxation and QP), [`certify`] (the
-//! rigorous bounds of a leaf), [`proof`] (the proof file and `verify_radius`), [`qp`]
-//! (the projections), [`ray`] (exact analysis along a ray), [`mod@fig1`], [`report`] (the
-//! `radius` report), [`mod@theorem41`], and [`reference`] (a brute-force reference for
-//! tests and benchmarks).
+//! rigorous bounds of a leaf), [`range`] (relaxed neurons' ranges cut by a node's
+//! signs), [`proof`] (the proof file and `verify_radius`), [`qp`] (the projections),
+//! [`ray`] (exact analysis along a ray), [`mod@fig1`], [`report`] (the `radius`
+//! report), [`mod@theorem41`], and [`reference`] (a brute-force reference for tests and
+//! benchmarks).
 
 pub mod attack;
 pub mod certify;
@@ -38,6 +39,7 @@ pub mod fig1;
 mod node;
 pub mod proof;
 pub mod qp;
+pub mod range;
 pub mod ray;
 #[doc(hidden)]
 pub mod reference;
@@ -52,6 +54,7 @@ use crate::net::{Net, NetError};
 use ray::Ray;
 
 pub use certify::{Cut, Leaf, LeafError};
+pub use range::Range;
 pub use fig1::{fig1, Fig1Result};
 pub use proof::{verify_radius, ProofKind, RadiusProof, ReportedSample, SampleProof, VerifyFailure, VerifySummary, PROOF_FORMAT};
 pub use report::{finite_or_null, BracketPoint, radius_report, MethodKind, RadiusMethod, RadiusReport, Reading, SampleOutcome, SampleRadius, REPORT_FORMAT};

@@ -8,7 +8,8 @@
 //! The relaxation is derived in docs/radius.md and in the module doc of
 //! [`super::exact`].
 
-use super::certify::{distance_up, settle_leaf, Cut, Leaf, Sample};
+use super::certify::{chord_over, distance_up, settle_leaf, Cut, Leaf, Sample};
+use super::range::{tighten, Range};
 use super::qp::{clarabel_project, DualActiveSet, QpStatus};
 use super::{QpBackend, RadiusSettings};
 use crate::net::Net;
@@ -228,8 +229,16 @@ impl<'a> Problem<'a> {
 
     /// Solves the node `assign` in `frame`: its relaxation's projection with cutting
     /// planes, and the certified bound of the multipliers.
-    pub(crate) fn evaluate(&self, frame: &Frame, assign: &[(usize, bool)], settings: &RadiusSettings, tol: f64) -> Eval {
+    /// `warm` holds the parent's ranges, whose multipliers start the descent.
+    pub(crate) fn evaluate(&self, frame: &Frame, assign: &[(usize, bool)], warm: &[Range], settings: &RadiusSettings, tol: f64) -> Eval {
         let r = frame.r;
+        // Index of the parent's range per (neuron, upper).
+        let mut warm_at = vec![[None; 2]; if warm.is_empty() { 0 } else { self.rows.len() }];
+        for (idx, rg) in warm.iter().enumerate() {
+            if let Some(slot) = warm_at.get_mut(rg.neuron) {
+                slot[rg.upper as usize] = Some(idx);
+            }
+        }
         let mut leaf = Leaf {
             path: assign.to_vec(),
             ball: r.is_finite().then_some(r),
@@ -238,6 +247,7 @@ impl<'a> Problem<'a> {
             conflict: None,
             signs: vec![0.0; assign.len()],
             cuts: Vec::new(),
+            ranges: Vec::new(),
         };
         let mut solver = Solver::new(settings.backend, self.x, tol);
         let mut descs: Vec<Desc> = Vec::new();
@@ -269,9 +279,14 @@ impl<'a> Problem<'a> {
         }
         let unassigned: Vec<usize> = frame.unstable_q.iter().copied().filter(|&j| !assigned[j]).collect();
         let flip = r.is_finite() || unassigned.is_empty();
+        // The chord of each relaxed neuron, as (neuron, κ, l).
+        let mut chords = Vec::with_capacity(unassigned.len());
         if flip {
             for &j in &unassigned {
-                let (kappa, l, _) = self.cert.chord(j, r);
+                let init = warm_at.get(j).map_or([None; 2], |w| w.map(|i| i.map(|i| &warm[i].mult[..])));
+                let (lo, hi) = self.range_of(j, r, assign, settings.tighten_ranges, init, &mut leaf.ranges);
+                let (kappa, l, _) = chord_over(lo, hi);
+                chords.push((j, kappa, l));
                 let coef = self.alpha[j] * kappa;
                 for (lk, wk) in lin.iter_mut().zip(&self.rows[j]) {
                     *lk += coef * wk;
@@ -338,23 +353,58 @@ impl<'a> Problem<'a> {
         if status == QpStatus::Infeasible {
             return Eval { lb: leaf.bound, delta, branch: None, status, leaf };
         }
-        // Branching neuron: the largest relaxation gap at the node's point.
-        let z: Vec<f64> = self.x.iter().zip(&delta).map(|(a, b)| a + b).collect();
+        let branch = if flip && r.is_finite() { self.branch_score_max(&chords) } else { self.nearest(&unassigned) };
+        Eval { lb: leaf.bound, delta, branch, status, leaf }
+    }
+
+    /// The certified range of unassigned neuron j on the node's region in the ball of
+    /// radius r: the ball's, cut by the path's signs when `tight` (each range that
+    /// tightens an end is pushed to `ranges`, for the proof).
+    fn range_of(&self, j: usize, r: f64, path: &[(usize, bool)], tight: bool, init: [Option<&[(usize, f64)]>; 2], ranges: &mut Vec<Range>) -> (f64, f64) {
+        let (mut lo, mut hi) = self.cert.ball_range(j, r);
+        if !tight || path.is_empty() {
+            return (lo, hi);
+        }
+        for upper in [true, false] {
+            let mult = tighten(&self.cert, &self.rows, path, j, upper, r, init[upper as usize].unwrap_or(&[]));
+            if mult.is_empty() {
+                continue;
+            }
+            let range = Range { neuron: j, upper, mult };
+            let Ok(b) = self.cert.range_bound(path, &range, r) else { continue };
+            if upper && b < hi {
+                hi = b;
+                ranges.push(range);
+            } else if !upper && -b > lo {
+                lo = -b;
+                ranges.push(range);
+            }
+        }
+        (lo, hi)
+    }
+
+    /// Without a ball (no incumbent yet): the unassigned neuron whose hyperplane is
+    /// nearest to x.
+    fn nearest(&self, unassigned: &[usize]) -> Option<usize> {
+        let key = |j: usize| self.u0[j].abs() / self.wn[j];
+        unassigned.iter().copied().min_by(|&a, &b| key(a).total_cmp(&key(b)))
+    }
+
+    /// The branching neuron (docs/radius.md, "Branching"): the one whose relaxation
+    /// can lower the flip constraint the most, `|α_j|·κ_j·(−l_j)` — the chord's largest
+    /// gap above σ (at u = 0) weighted by the neuron's output weight, the intercept
+    /// score of BaBSR (Bunel et al., JMLR 2020) for a single relaxed layer. `None` when
+    /// every chord is exact (each range on one side of 0): the node is then a leaf.
+    fn branch_score_max(&self, chords: &[(usize, f64, f64)]) -> Option<usize> {
         let mut branch = None;
-        let mut best = -1.0;
-        for &j in &unassigned {
-            let u = dot(&self.rows[j], &z) + self.bias[j];
-            let gap = if r.is_finite() {
-                let (kappa, l, _) = self.cert.chord(j, r);
-                (kappa * (u - l) - u.max(0.0)) / (self.wn[j] * r)
-            } else {
-                1.0 / (1.0 + self.u0[j].abs() / self.wn[j])
-            };
-            if gap > best {
-                best = gap;
+        let mut best = 0.0;
+        for &(j, kappa, l) in chords {
+            let score = self.alpha[j] * kappa * l;
+            if score > best {
+                best = score;
                 branch = Some(j);
             }
         }
-        Eval { lb: leaf.bound, delta, branch, status, leaf }
+        branch
     }
 }

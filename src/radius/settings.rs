@@ -57,6 +57,13 @@ pub struct RadiusSettings {
     pub heuristic_every: usize,
     /// QP backend. Default [`QpBackend::DualActiveSet`].
     pub backend: QpBackend,
+    /// Tighten each relaxed neuron's range by the node's branching signs (the ball cut
+    /// by half-spaces, docs/radius.md); false uses the ball's ranges alone. Default true.
+    pub tighten_ranges: bool,
+    /// Threads that evaluate a batch of nodes: 1 sequential, 0 rayon's default, n a
+    /// pool of n. The answer and bracket do not depend on it (docs/radius.md).
+    /// Default 1.
+    pub threads: usize,
 }
 
 impl Default for RadiusSettings {
@@ -74,6 +81,8 @@ impl Default for RadiusSettings {
             record_proof: false,
             heuristic_every: 8,
             backend: QpBackend::DualActiveSet,
+            tighten_ranges: true,
+            threads: 1,
         }
     }
 }
