@@ -208,7 +208,7 @@ fn generation_fields_in_the_report() {
     assert!(j["rounds"].as_u64().unwrap() >= 1);
     assert!(j["working_set"].as_u64().unwrap() >= 1);
     assert!(j["final_gap"].as_f64().unwrap() <= 1e-12 * li.theta_hat_norm);
-    assert_eq!(j["solver"]["method"], "row-generation+microlp");
+    assert_eq!(j["solver"]["method"], "row-generation+simplex");
     assert!(li.summary().contains("rounds"));
     let back: KktReport = serde_json::from_value(j).unwrap();
     assert_eq!(back, li);
