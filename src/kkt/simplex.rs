@@ -383,3 +383,7 @@ impl Simplex {
         Some(t)
     }
 }
+
+#[cfg(test)]
+#[path = "simplex_tests.rs"]
+mod tests;
