@@ -65,7 +65,7 @@ fn solve_at(
             let g = lpgen::solve(&p, hat, norm, &z0, s.lp_max_rounds, s.time_limit);
             generation = Some((g.rounds, g.working_set, g.final_gap));
             let method = if norm == Norm::Linf { SolverMethod::RowGeneration } else { SolverMethod::SignWorkingSet };
-            (g.z, SolverInfo { method, status: g.status, iterations: g.rounds, seconds: 0.0 }, st)
+            (g.z, SolverInfo { method, status: g.status, iterations: g.pivots, seconds: 0.0 }, st)
         }
     };
     p.project(&mut z);

@@ -41,6 +41,8 @@ pub(crate) struct GenOutcome {
     pub status: SolveStatus,
     /// Master LPs solved.
     pub rounds: usize,
+    /// Simplex pivots and bound flips over all rounds.
+    pub pivots: usize,
     /// Rows in the final working set.
     pub working_set: usize,
     /// ε minus the last master's lower bound.
@@ -280,5 +282,5 @@ pub(crate) fn solve(p: &Problem, hat: &Net, norm: Norm, z0: &[f64], max_rounds: 
         }
     };
     let (z, _) = best;
-    GenOutcome { z, status, rounds, working_set: wsize, final_gap }
+    GenOutcome { z, status, rounds, pivots: m.lp.iterations, working_set: wsize, final_gap }
 }

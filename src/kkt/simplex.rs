@@ -18,9 +18,10 @@
 //! is tested against good_lp + microlp on random small LPs.
 //!
 //! Method: phase 1 on artificial columns (one per equation, with the sign of the
-//! initial residual), then phase 2 with the artificials fixed at 0; Dantzig pricing,
-//! a two-pass Harris ratio test with bound flips, and Bland's rule after a run of
-//! degenerate pivots (no cycling).
+//! initial residual; a unit column already present replaces the artificial where the
+//! residual is ≥ 0), then phase 2 with the artificials fixed at 0; partial Dantzig
+//! pricing, a two-pass Harris ratio test with bound flips, and Bland's rule after a run
+//! of degenerate pivots (no cycling).
 
 use std::time::Instant;
 
@@ -60,6 +61,8 @@ pub(crate) struct Simplex {
     hi: Vec<f64>,
     x: Vec<f64>,
     art: Vec<bool>,
+    /// The factor each column was divided by (its variable multiplied by).
+    scale: Vec<f64>,
     /// b minus the contribution of the columns not (yet) present.
     rhs: Vec<f64>,
     basis: Vec<usize>,
@@ -67,6 +70,8 @@ pub(crate) struct Simplex {
     binv: DMatrix<f64>,
     phase1: bool,
     since_refactor: usize,
+    /// Where partial pricing resumes.
+    cursor: usize,
     /// Pivots and bound flips so far.
     pub iterations: usize,
 }
@@ -84,12 +89,14 @@ impl Simplex {
             hi: Vec::new(),
             x: Vec::new(),
             art: Vec::new(),
+            scale: Vec::new(),
             rhs,
             basis: Vec::new(),
             pos: Vec::new(),
             binv: DMatrix::zeros(0, 0),
             phase1: true,
             since_refactor: 0,
+            cursor: 0,
             iterations: 0,
         }
     }
@@ -102,12 +109,21 @@ impl Simplex {
     /// Adds a nonbasic column at `value` (its `lo` or a finite `hi`); the column's
     /// contribution at that value moves from the right-hand side into the column, so
     /// the current basic solution is unchanged. Returns its index.
+    ///
+    /// The column is stored scaled to unit Euclidean norm (its variable, cost and
+    /// bounds scaled inversely), which leaves the multipliers π unchanged and makes
+    /// Dantzig's rule compare edges on one scale.
     pub fn add_column(&mut self, col: &[f64], cost: f64, lo: f64, hi: f64, value: f64) -> usize {
         debug_assert_eq!(col.len(), self.m);
         for (r, &c) in self.rhs.iter_mut().zip(col) {
             *r += value * c;
         }
-        self.push(col, cost, lo, hi, value, false)
+        let norm = col.iter().map(|c| c * c).sum::<f64>().sqrt();
+        let sc = if norm > 0.0 && norm.is_finite() { norm } else { 1.0 };
+        let unit: Vec<f64> = col.iter().map(|c| c / sc).collect();
+        let j = self.push(&unit, cost / sc, lo * sc, hi * sc, value * sc, false);
+        self.scale.push(sc);
+        j
     }
 
     fn push(&mut self, col: &[f64], cost: f64, lo: f64, hi: f64, value: f64, art: bool) -> usize {
@@ -126,8 +142,9 @@ impl Simplex {
     }
 
     /// Value of column j.
+    #[cfg(test)]
     pub fn value(&self, j: usize) -> f64 {
-        self.x[j]
+        self.x[j] / self.scale[j]
     }
 
     fn phase_cost(&self, j: usize) -> f64 {
@@ -156,21 +173,46 @@ impl Simplex {
         r
     }
 
-    /// Artificial columns and a basis of them.
+    /// The first basis: for each equation a unit column already present (lo = 0, hi = ∞,
+    /// at 0) when the equation's residual is ≥ 0, else an artificial column with the
+    /// residual's sign. Phase 1 is skipped when no artificial is positive.
     fn start(&mut self) {
         let r = self.reduced_rhs();
         let m = self.m;
+        let mut slack = vec![usize::MAX; m];
+        for j in 0..self.ncols() {
+            if self.lo[j] != 0.0 || self.hi[j] != f64::INFINITY || self.x[j] != 0.0 {
+                continue;
+            }
+            let col = self.col(j);
+            let mut nz = col.iter().enumerate().filter(|(_, &v)| v != 0.0);
+            if let (Some((i, &v)), None) = (nz.next(), nz.next()) {
+                if v == 1.0 && r[i] >= 0.0 && slack[i] == usize::MAX {
+                    slack[i] = j;
+                }
+            }
+        }
         let mut unit = vec![0.0; m];
         self.basis = Vec::with_capacity(m);
         self.binv = DMatrix::zeros(m, m);
         for i in 0..m {
-            let s = if r[i] < 0.0 { -1.0 } else { 1.0 };
-            unit[i] = s;
-            let j = self.push(&unit, 0.0, 0.0, f64::INFINITY, r[i].abs(), true);
-            unit[i] = 0.0;
+            let (j, s) = if slack[i] != usize::MAX {
+                self.x[slack[i]] = r[i];
+                (slack[i], 1.0)
+            } else {
+                let s = if r[i] < 0.0 { -1.0 } else { 1.0 };
+                unit[i] = s;
+                let j = self.push(&unit, 0.0, 0.0, f64::INFINITY, r[i].abs(), true);
+                self.scale.push(1.0);
+                unit[i] = 0.0;
+                (j, s)
+            };
             self.pos[j] = i;
             self.basis.push(j);
             self.binv[(i, i)] = s;
+        }
+        if (0..self.ncols()).all(|j| !self.art[j] || self.x[j] == 0.0) {
+            self.end_phase1();
         }
     }
 
@@ -270,11 +312,21 @@ impl Simplex {
         }
     }
 
-    /// Entering column and its reduced cost: the largest |d_j| (Dantzig), or the
-    /// smallest eligible index (Bland).
-    fn price(&self, pi: &DVector<f64>, bland: bool) -> Option<(usize, f64)> {
+    /// Entering column and its reduced cost. Dantzig's largest |d_j| over a segment of
+    /// columns (partial pricing: the segments rotate, the first with an eligible column
+    /// wins, so every column is priced before optimality is declared), or the smallest
+    /// eligible index (Bland).
+    fn price(&mut self, pi: &DVector<f64>, bland: bool) -> Option<(usize, f64)> {
+        let n = self.ncols();
+        let seg = if bland { n } else { (n / 8).max(1000).min(n) };
         let mut best: Option<(usize, f64)> = None;
-        for j in 0..self.ncols() {
+        let start = if bland { 0 } else { self.cursor % n.max(1) };
+        for k in 0..n {
+            let j = (start + k) % n;
+            if k > 0 && k % seg == 0 && best.is_some() {
+                self.cursor = j;
+                return best;
+            }
             if self.pos[j] != usize::MAX || self.lo[j] >= self.hi[j] {
                 continue;
             }
