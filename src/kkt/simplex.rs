@@ -348,10 +348,8 @@ impl Simplex {
             }
             let d = self.phase_cost(j) - self.col(j).iter().zip(pi.iter()).map(|(a, p)| a * p).sum::<f64>();
             let eligible = (d > DTOL && self.x[j] < self.hi[j]) || (d < -DTOL && self.x[j] > self.lo[j]);
-            if eligible {
-                if best.is_none_or(|(_, b)| d.abs() > b.abs()) {
-                    best = Some((j, d));
-                }
+            if eligible && best.is_none_or(|(_, b)| d.abs() > b.abs()) {
+                best = Some((j, d));
             }
         }
         best
@@ -428,20 +426,12 @@ impl Simplex {
         self.basis[r] = q;
         // B⁻¹ update: row r divided by α_r, eliminated from the others.
         let ar = alpha[r];
-        let mut row_r: Vec<f64> = (0..m).map(|c| self.binv[(r, c)] / ar).collect();
-        for c in 0..m {
-            let rc = row_r[c];
-            if rc != 0.0 {
-                let col = self.binv.column_mut(c);
-                for (i, v) in col.into_iter().enumerate() {
-                    if i != r {
-                        *v -= alpha[i] * rc;
-                    }
-                }
+        let row_r: Vec<f64> = (0..m).map(|c| self.binv[(r, c)] / ar).collect();
+        for (c, &rc) in row_r.iter().enumerate() {
+            let col = self.binv.column_mut(c);
+            for (i, v) in col.into_iter().enumerate() {
+                *v = if i == r { rc } else { *v - alpha[i] * rc };
             }
-        }
-        for (c, v) in row_r.drain(..).enumerate() {
-            self.binv[(r, c)] = v;
         }
         self.since_refactor += 1;
         Some(t)

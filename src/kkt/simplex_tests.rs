@@ -98,13 +98,13 @@ proptest! {
                 prop_assert!((ax - lp.b[i]).abs() <= 1e-9 * (1.0 + lp.b[i].abs()));
             }
             let pi = s.duals();
-            for j in 0..n {
-                prop_assert!(x[j] >= lp.lo[j] - 1e-9 && x[j] <= lp.hi[j] + 1e-9);
+            for (j, &xj) in x.iter().enumerate() {
+                prop_assert!(xj >= lp.lo[j] - 1e-9 && xj <= lp.hi[j] + 1e-9);
                 let d = lp.cost[j] - (0..m).map(|i| lp.cols[j][i] * pi[i]).sum::<f64>();
-                if x[j] > lp.lo[j] + 1e-7 {
+                if xj > lp.lo[j] + 1e-7 {
                     prop_assert!(d >= -1e-8, "column {j} above its lower bound with reduced cost {d}");
                 }
-                if x[j] < lp.hi[j] - 1e-7 {
+                if xj < lp.hi[j] - 1e-7 {
                     prop_assert!(d <= 1e-8, "column {j} below its upper bound with reduced cost {d}");
                 }
             }
