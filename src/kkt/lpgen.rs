@@ -187,6 +187,11 @@ pub(crate) fn solve(p: &Problem, hat: &Net, norm: Norm, z0: &[f64], max_rounds: 
     let r0 = p.residual(hat, z0);
     let mut best = (z0.to_vec(), norm.of(&r0));
     let linf = norm == Norm::Linf;
+    if best.1 <= tol {
+        // The L2 point is already within the closing tolerance of the trivial lower
+        // bound 0 (an exact KKT point): no master is needed.
+        return GenOutcome { z: best.0, status: SolveStatus::Optimal, rounds: 0, pivots: 0, working_set: 0, final_gap: best.1 };
+    }
     // Seed: the largest (L∞) or smallest (L1) residual entries.
     let mut order: Vec<usize> = (0..nparams).collect();
     if linf {
