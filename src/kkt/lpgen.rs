@@ -174,9 +174,11 @@ impl Master<'_> {
     }
 }
 
-/// Runs the generation loop for `norm` (L∞ or L1) from the admissible L2 point `z0`,
+/// Runs the generation loop for `norm` (L∞ or L1) from the better of the admissible
+/// points `starts` (the L2 point, and along the τ-ladder the last τ's answer carried
+/// over, so that ε never increases along the ladder),
 /// within `max_rounds` master solves and `time_limit` seconds in all.
-pub(crate) fn solve(p: &Problem, hat: &Net, norm: Norm, z0: &[f64], max_rounds: usize, time_limit: f64) -> GenOutcome {
+pub(crate) fn solve(p: &Problem, hat: &Net, norm: Norm, starts: &[Vec<f64>], max_rounds: usize, time_limit: f64) -> GenOutcome {
     let deadline = Instant::now() + Duration::from_secs_f64(time_limit.clamp(0.0, 1e9));
     let theta = hat.flatten();
     let nparams = theta.len();
@@ -184,8 +186,16 @@ pub(crate) fn solve(p: &Problem, hat: &Net, norm: Norm, z0: &[f64], max_rounds: 
     let tol = 1e-12 * norm.of(&theta);
     let top = Norm::Linf.of(&theta);
     let cs = if top > 0.0 && top.is_finite() { 1.0 / top } else { 1.0 };
-    let r0 = p.residual(hat, z0);
-    let mut best = (z0.to_vec(), norm.of(&r0));
+    let mut start: Option<(Vec<f64>, DVector<f64>, f64)> = None;
+    for z in starts {
+        let r = p.residual(hat, z);
+        let e = norm.of(&r);
+        if start.as_ref().is_none_or(|s| e < s.2) {
+            start = Some((z.clone(), r, e));
+        }
+    }
+    let (z0, r0, e0) = start.unwrap_or_else(|| (vec![0.0; n], theta.clone(), norm.of(&theta)));
+    let mut best = (z0, e0);
     let linf = norm == Norm::Linf;
     if best.1 <= tol {
         // The L2 point is already within the closing tolerance of the trivial lower

@@ -129,6 +129,23 @@ impl Problem {
         }
     }
 
+    /// Carries an admissible z of `prev` (the same support at a smaller τ) over to this
+    /// problem with the same residual: λ unchanged, a pair relaxed in both keeps its μ, a
+    /// newly relaxed pair gets μ = λ where `prev` had it on and 0 where off.
+    pub fn carry(&self, prev: &Problem, z: &[f64]) -> Vec<f64> {
+        let ns = self.ns();
+        let mut out = z[..ns].to_vec();
+        let mut old = std::collections::HashMap::with_capacity(prev.amb.len());
+        for (t, &pair) in prev.amb.iter().enumerate() {
+            old.insert(pair, z[prev.ns() + t]);
+        }
+        for &(a, j) in &self.amb {
+            let mu = old.get(&(a, j)).copied().unwrap_or(if prev.is_on(a, j) { z[a] } else { 0.0 });
+            out.push(mu);
+        }
+        out
+    }
+
     /// Makes `(λ, μ)` admissible: λ ≥ 0, 0 ≤ μ ≤ λ (NaN becomes 0).
     pub fn project(&self, z: &mut [f64]) {
         let ns = self.ns();
