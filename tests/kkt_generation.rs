@@ -67,25 +67,28 @@ proptest! {
     }
 }
 
-/// The supports of λ agree on most random instances (the rest are degenerate LPs with
-/// several optimal λ at the same ε, which the proptest above checks).
+/// The supports of λ agree on most random instances in L1. In L∞ (Chebyshev
+/// approximation without the Haar condition) the optimal λ is often not unique: the
+/// explicit LP and the generation then return different optimal vertices, both checked
+/// optimal at the same ε by `check_agreement`, so a differing support is itself a
+/// witness of a degenerate LP; the rate is only printed.
 #[test]
 fn generation_and_explicit_lp_choose_the_same_support() {
-    let (mut same, mut total) = (0, 0);
+    let (mut same, mut total) = ([0, 0], [0, 0]);
     for seed in 0..40u64 {
         let (net, data) = random_instance(12, 6, 4, seed % 2 == 0, 500 + seed);
         if data.m() < 2 {
             continue;
         }
-        for norm in [Norm::Linf, Norm::L1] {
-            total += 1;
+        for (i, norm) in [Norm::L1, Norm::Linf].into_iter().enumerate() {
+            total[i] += 1;
             if check_agreement(&net, &data, norm, 1e-9, true).unwrap() {
-                same += 1;
+                same[i] += 1;
             }
         }
     }
-    eprintln!("same lambda support in {same} of {total} instances");
-    assert!(4 * same >= 3 * total, "same lambda support in only {same} of {total} instances");
+    eprintln!("same lambda support: L1 in {} of {}, Linf in {} of {}", same[0], total[0], same[1], total[1]);
+    assert!(4 * same[0] >= 3 * total[0], "L1: same lambda support in only {} of {} instances", same[0], total[0]);
 }
 
 #[test]
@@ -247,7 +250,7 @@ fn generation_fields_in_the_report() {
     assert!(j["rounds"].as_u64().unwrap() >= 1);
     assert!(j["working_set"].as_u64().unwrap() >= 1);
     assert!(j["final_gap"].as_f64().unwrap() <= 1e-12 * li.theta_hat_norm);
-    assert_eq!(j["solver"]["method"], "row-generation+microlp");
+    assert_eq!(j["solver"]["method"], "row-generation+simplex");
     assert!(li.summary().contains("rounds"));
     let back: KktReport = serde_json::from_value(j).unwrap();
     assert_eq!(back, li);

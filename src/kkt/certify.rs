@@ -28,6 +28,8 @@ struct Solved {
     generation: Option<(usize, usize, f64)>,
 }
 
+/// Solves at `tau`. `warm` starts the coupled L2 solver; `carry` is the answer at a
+/// smaller τ of the ladder, which the LP generation carries over as a second start.
 fn solve_at(
     hat: &Net,
     data: &Dataset,
@@ -35,6 +37,7 @@ fn solve_at(
     tau: f64,
     s: &KktSettings,
     warm: Option<&CoupledState>,
+    carry: Option<(&Problem, &[f64])>,
 ) -> Result<Solved, KktError> {
     let start = Instant::now();
     let pattern_bytes = memory::estimate(
@@ -62,10 +65,14 @@ fn solve_at(
         (norm, LpMethod::Generation) => {
             let (mut z0, _, st) = l2::solve(&p, hat, s, warm)?;
             p.project(&mut z0);
-            let g = lpgen::solve(&p, hat, norm, &z0, s.lp_max_rounds, s.time_limit);
+            let mut starts = vec![z0];
+            if let Some((prev, z)) = carry {
+                starts.push(p.carry(prev, z));
+            }
+            let g = lpgen::solve(&p, hat, norm, &starts, s.lp_max_rounds, s.time_limit);
             generation = Some((g.rounds, g.working_set, g.final_gap));
             let method = if norm == Norm::Linf { SolverMethod::RowGeneration } else { SolverMethod::SignWorkingSet };
-            (g.z, SolverInfo { method, status: g.status, iterations: g.rounds, seconds: 0.0 }, st)
+            (g.z, SolverInfo { method, status: g.status, iterations: g.pivots, seconds: 0.0 }, st)
         }
     };
     p.project(&mut z);
@@ -100,7 +107,7 @@ pub fn certify(net: &Net, data: &Dataset, settings: &KktSettings) -> Result<KktR
     }
     let theta = hat.flatten();
     let theta_norm = settings.norm.of(&theta);
-    let main = solve_at(&hat, data, &support, settings.tau, settings, None)?;
+    let main = solve_at(&hat, data, &support, settings.tau, settings, None, None)?;
     let p = &main.problem;
     let ns = p.ns();
     let mut lambda = vec![0.0; data.m()];
@@ -126,22 +133,33 @@ pub fn certify(net: &Net, data: &Dataset, settings: &KktSettings) -> Result<KktR
     order.sort_by(|&a, &b| ladder[a].total_cmp(&ladder[b]));
     let mut points: Vec<Option<TauPoint>> = vec![None; ladder.len()];
     let mut warm: Option<CoupledState> = None;
+    // The last solve of the ladder (None: the main solve, once passed).
+    let mut last: Option<Solved> = None;
+    let mut passed_main = false;
     for idx in order {
         let tau = ladder[idx];
         if tau == settings.tau {
             points[idx] = Some(TauPoint { tau, eps_rel: Some(eps / theta_norm), ambiguous_pairs: p.amb.len(), note: None });
             warm = Some(main.state.clone());
+            (last, passed_main) = (None, true);
             continue;
         }
-        points[idx] = Some(match solve_at(&hat, data, &support, tau, settings, warm.as_ref()) {
+        let carry = match (&last, passed_main) {
+            (Some(sv), _) => Some((&sv.problem, &sv.z[..])),
+            (None, true) => Some((&main.problem, &main.z[..])),
+            (None, false) => None,
+        };
+        points[idx] = Some(match solve_at(&hat, data, &support, tau, settings, warm.as_ref(), carry) {
             Ok(sv) => {
-                warm = Some(sv.state);
-                TauPoint {
+                warm = Some(sv.state.clone());
+                let point = TauPoint {
                     tau,
                     eps_rel: Some(settings.norm.of(&sv.residual) / theta_norm),
                     ambiguous_pairs: sv.problem.amb.len(),
                     note: not_optimal_note(&sv.solver.status),
-                }
+                };
+                last = Some(sv);
+                point
             }
             Err(e) => {
                 let pairs = if let KktError::TooManyAmbiguous { pairs, .. } = e { pairs } else { 0 };

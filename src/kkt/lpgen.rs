@@ -1,27 +1,35 @@
 //! The L∞ and L1 certificates at scale, without the P×n constraint matrix
-//! (docs/kkt.md, "LP norms"). Both keep a small *working set* W of parameter rows and
-//! solve a master LP on it with good_lp + microlp; the full residual θ̂ − A z is then
-//! recomputed by one structured product ([`Problem::residual`]).
+//! (docs/kkt.md, "LP norms"). Both solve the *dual* of the LP with the dense simplex of
+//! [`super::simplex`], whose basis is only n×n (n = support + relaxed pairs, + 1 for
+//! L∞) and whose multipliers π are the primal z; parameter rows enter as dual columns,
+//! a few at a time, priced by one structured product ([`Problem::apply`]) for all P rows.
 //!
-//! * L∞ (row generation): the master min t s.t. |θ̂_p − A_p z| ≤ t (p ∈ W) is a
-//!   relaxation, so its t is a lower bound on the smallest ε, and the recomputed
-//!   max_p |r_p| of its (admissible) z an upper bound. Rows violated beyond t are added
-//!   until the two agree within 1e-12·‖θ̂‖∞. W is seeded with the largest entries of the
-//!   residual at the L2 solution.
-//! * L1 (the primal's structure): rows outside W enter the objective linearised with a
-//!   fixed sign s_p, Σ_{p∈W} |r_p| + Σ_{p∉W} s_p r_p ≤ ‖r‖₁, so the master's value is
-//!   again a lower bound, exact where the signs agree. Rows whose sign disagrees are
-//!   added until the recomputed ‖r‖₁ is within 1e-12·‖θ̂‖₁ of the master's value. W is
-//!   seeded with the smallest residual entries at the L2 solution (where signs can flip).
+//! * L∞ (row generation): the master min t s.t. |θ̂_p − A_p z| ≤ t (p ∈ W) has the dual
+//!   max Σ θ̂_p (y⁺_p − y⁻_p) s.t. Σ (y⁺_p + y⁻_p) = 1, Σ A_pᵀ (y⁺_p − y⁻_p) + Gᵀy = 0,
+//!   y ≥ 0 (G: z ≥ 0 and μ ≤ λ). The master is a relaxation, so its value is a lower
+//!   bound on the smallest ε and the recomputed max_p |r_p| of its (admissible) z an
+//!   upper bound. Rows violated beyond the master's value join W as dual columns at 0
+//!   (the basis stays feasible: a warm start), until the two bounds agree within
+//!   1e-12·‖θ̂‖∞. W is seeded with the largest entries of the residual at the L2 solution.
+//! * L1 (column generation on the dual, Barrodale–Roberts' problem): the dual of
+//!   min ‖θ̂ − A z‖₁ is max θ̂ᵀu s.t. Aᵀu + Gᵀy = 0, |u_p| ≤ 1, y ≥ 0. Every u_p starts
+//!   at the sign s_p of the L2 solution's residual; only the rows of W are columns of
+//!   the simplex, the others stay at ±1 in its right-hand side. The master's value is
+//!   then Σ_{p∈W} |r_p| + Σ_{p∉W} s_p r_p ≤ ‖r‖₁ at its optimum, again a lower bound;
+//!   a row whose residual disagrees with its sign (its reduced cost) joins W, until the
+//!   recomputed ‖r‖₁ is within 1e-12·‖θ̂‖₁ of the master's value. If the signs make the
+//!   master infeasible, phase 1 prices the rows the same way. W is seeded with the
+//!   smallest residual entries at the L2 solution (where signs can flip).
 //!
-//! If a master fails or the loop does not close within its round limit, the status
-//! says so and ε is the best upper bound found, not a certificate of minimality.
+//! If the simplex fails or the loop does not close within its round limit or time, the
+//! status says so and ε is the best upper bound found, not a certificate of minimality.
 
-use good_lp::{variable, Expression, ProblemVariables, Solution, SolverModel, Variable, WithTimeLimit};
+use std::time::{Duration, Instant};
+
 use nalgebra::{DMatrix, DVector};
 
-use super::lp::lp_status;
 use super::problem::Problem;
+use super::simplex::{Outcome, Simplex};
 use super::{Norm, SolveStatus};
 use crate::net::Net;
 
@@ -33,6 +41,8 @@ pub(crate) struct GenOutcome {
     pub status: SolveStatus,
     /// Master LPs solved.
     pub rounds: usize,
+    /// Simplex pivots and bound flips over all rounds.
+    pub pivots: usize,
     /// Rows in the final working set.
     pub working_set: usize,
     /// ε minus the last master's lower bound.
@@ -113,168 +123,6 @@ impl<'a> Rows<'a> {
     }
 }
 
-/// One master LP: returns the raw z and the master's optimal value. The problem is
-/// solved scaled by `LP_SCALE`/‖θ̂‖∞ (θ̂, z and the value scale together, the residual
-/// being linear in (θ̂, z)), so that microlp's absolute tolerance of 1e-10 becomes a
-/// relative one of about 1e-15.
-#[allow(clippy::too_many_arguments)]
-fn master(
-    rows: &Rows,
-    theta: &DVector<f64>,
-    wset: &[usize],
-    norm: Norm,
-    linear: &[f64],
-    constant: f64,
-    zmax: f64,
-    time_limit: f64,
-) -> Result<(Vec<f64>, f64), String> {
-    let p = rows.p;
-    let n = p.nvars();
-    let scale = super::lp::scale_of(theta);
-    let mut vars = ProblemVariables::new();
-    let z: Vec<Variable> = (0..n).map(|_| vars.add(variable().min(0.0).max(zmax * scale))).collect();
-    let (objective, bounds): (Expression, Vec<Variable>) = match norm {
-        Norm::Linf => {
-            let t = vars.add(variable().min(0.0));
-            (Expression::from(t), vec![t; wset.len()])
-        }
-        _ => {
-            let ts: Vec<Variable> = (0..wset.len()).map(|_| vars.add(variable().min(0.0))).collect();
-            let mut obj = Expression::with_capacity(wset.len() + n);
-            for &t in &ts {
-                obj.add_mul(1.0, t);
-            }
-            for (&var, &g) in z.iter().zip(linear) {
-                if g != 0.0 {
-                    obj.add_mul(-g, var);
-                }
-            }
-            (obj, ts)
-        }
-    };
-    let mut model = vars.minimise(objective.clone()).using(good_lp::microlp).with_time_limit(time_limit);
-    let mut buf = Vec::new();
-    for (&idx, &t) in wset.iter().zip(&bounds) {
-        rows.row(idx, &mut buf);
-        let mut e = Expression::from(theta[idx] * scale);
-        for &(var, coef) in &buf {
-            e.add_mul(-coef, z[var]);
-        }
-        model.add_constraint(e.clone().leq(t));
-        model.add_constraint((-e).leq(t));
-    }
-    for (t, &(a, _)) in p.amb.iter().enumerate() {
-        model.add_constraint(Expression::from(z[p.ns() + t]).leq(z[a]));
-    }
-    let sol = model.solve().map_err(|e| format!("master LP: {e}"))?;
-    if let SolveStatus::NotOptimal { reason } = lp_status(sol.status()) {
-        return Err(format!("master LP: {reason}"));
-    }
-    let zs: Vec<f64> = z.iter().map(|&v| sol.value(v) / scale).collect();
-    Ok((zs, sol.eval(&objective) / scale + constant))
-}
-
-/// Polishes a master solution on its active set: microlp's answer is accurate to about
-/// 1e-9 relative, short of the 1e-12 closing test. The active set of the master's
-/// optimal vertex (tight rows of W, positive variables, pairs at μ = λ) is read off
-/// the solution and its equations solved once more in dense least squares; the
-/// polished point replaces the master's when it is feasible for the master (z ≥ 0 and
-/// every row of W within the new value). Returns (z, the master's value at z).
-fn polish(rows: &Rows, theta: &DVector<f64>, wset: &[usize], norm: Norm, z: &[f64], lower: f64, lin: &(Vec<f64>, f64)) -> Option<(Vec<f64>, f64)> {
-    let p = rows.p;
-    let (ns, n) = (p.ns(), p.nvars());
-    let top_theta = theta.iter().fold(0.0f64, |a, t| a.max(t.abs()));
-    let zt = z.iter().fold(0.0f64, |a, &b| a.max(b));
-    let dz = 1e-9 * zt.max(f64::MIN_POSITIVE);
-    // Unknowns: each positive λ_a with its pairs at μ = λ_a merged in, each pair strictly
-    // between its bounds; then t for L∞.
-    let mut col_of = vec![usize::MAX; n];
-    let mut ncols = 0;
-    for a in 0..ns {
-        if z[a] > dz {
-            col_of[a] = ncols;
-            ncols += 1;
-        }
-    }
-    for (t, &(a, _)) in p.amb.iter().enumerate() {
-        let mu = z[ns + t];
-        if col_of[a] != usize::MAX && mu > dz {
-            if mu >= z[a] - dz {
-                col_of[ns + t] = col_of[a];
-            } else {
-                col_of[ns + t] = ncols;
-                ncols += 1;
-            }
-        }
-    }
-    let with_t = norm == Norm::Linf;
-    let nc = ncols + usize::from(with_t);
-    if nc == 0 || nc > 1500 {
-        return None;
-    }
-    let mut buf = Vec::new();
-    let r_of = |idx: usize, zz: &[f64], buf: &mut Vec<(usize, f64)>| {
-        rows.row(idx, buf);
-        theta[idx] - buf.iter().map(|&(v, c)| c * zz[v]).sum::<f64>()
-    };
-    let ident = 1e-7 * top_theta;
-    let mut eq_rows: Vec<(usize, f64)> = Vec::new();
-    for &idx in wset {
-        let r = r_of(idx, z, &mut buf);
-        match norm {
-            Norm::Linf if r.abs() >= lower - ident => eq_rows.push((idx, if r < 0.0 { -1.0 } else { 1.0 })),
-            Norm::L1 if r.abs() <= ident => eq_rows.push((idx, 0.0)),
-            _ => {}
-        }
-    }
-    if eq_rows.len() < nc || eq_rows.len() > 4 * nc + 64 {
-        return None;
-    }
-    let mut mat = DMatrix::zeros(eq_rows.len(), nc);
-    let mut rhs = DVector::zeros(eq_rows.len());
-    for (r, &(idx, sg)) in eq_rows.iter().enumerate() {
-        rows.row(idx, &mut buf);
-        let s = if with_t { sg } else { 1.0 };
-        for &(v, c) in &buf {
-            if col_of[v] != usize::MAX {
-                mat[(r, col_of[v])] += s * c;
-            }
-        }
-        if with_t {
-            mat[(r, ncols)] = 1.0;
-        }
-        rhs[r] = s * theta[idx];
-    }
-    let sol = mat.svd(true, true).solve(&rhs, 1e-14).ok()?;
-    let mut zp = vec![0.0; n];
-    for (v, &c) in col_of.iter().enumerate() {
-        if c != usize::MAX {
-            zp[v] = sol[c];
-        }
-    }
-    if zp.iter().any(|&v| v < -1e-12 * zt) {
-        return None;
-    }
-    p.project(&mut zp);
-    let mut row_sum = 0.0;
-    let mut row_max = 0.0f64;
-    for &idx in wset {
-        let r = r_of(idx, &zp, &mut buf).abs();
-        row_sum += r;
-        row_max = row_max.max(r);
-    }
-    match norm {
-        Norm::Linf => {
-            let t = sol[ncols];
-            (row_max <= t + 1e-14 * top_theta).then_some((zp, t))
-        }
-        _ => {
-            let value = row_sum + lin.1 - lin.0.iter().zip(&zp).map(|(g, v)| g * v).sum::<f64>();
-            Some((zp, value))
-        }
-    }
-}
-
 fn sign(x: f64) -> f64 {
     if x < 0.0 {
         -1.0
@@ -283,31 +131,119 @@ fn sign(x: f64) -> f64 {
     }
 }
 
-/// Runs the generation loop for `norm` (L∞ or L1) from the admissible L2 point `z0`.
-pub(crate) fn solve(p: &Problem, hat: &Net, norm: Norm, z0: &[f64], max_rounds: usize, time_limit: f64) -> GenOutcome {
-    let rows = Rows::new(p, hat.dim());
+/// The dual simplex problem and the bookkeeping of the rows that are its columns.
+struct Master<'a> {
+    rows: Rows<'a>,
+    lp: Simplex,
+    linf: bool,
+    /// Number of primal variables z.
+    n: usize,
+    /// Cost scale 1/‖θ̂‖∞ (the multipliers are cs·z).
+    cs: f64,
+    /// cs·Σ_{p∉W} θ̂_p s_p (L1).
+    constant: f64,
+    buf: Vec<(usize, f64)>,
+    col: Vec<f64>,
+}
+
+impl Master<'_> {
+    /// Adds parameter row `idx` to W: two dual columns (L∞) or one at its sign (L1).
+    fn add_row(&mut self, idx: usize, theta: f64, s: f64) {
+        self.rows.row(idx, &mut self.buf);
+        self.col.iter_mut().for_each(|c| *c = 0.0);
+        for &(v, c) in &self.buf {
+            self.col[v] = c;
+        }
+        let c = self.cs * theta;
+        if self.linf {
+            self.col[self.n] = 1.0;
+            self.lp.add_column(&self.col, c, 0.0, f64::INFINITY, 0.0);
+            for v in &mut self.col[..self.n] {
+                *v = -*v;
+            }
+            self.lp.add_column(&self.col, -c, 0.0, f64::INFINITY, 0.0);
+        } else {
+            self.lp.add_column(&self.col, c, -1.0, 1.0, s);
+            self.constant -= c * s;
+        }
+    }
+
+    /// The master's value, unscaled.
+    fn value(&self) -> f64 {
+        (self.lp.objective() + self.constant) / self.cs
+    }
+}
+
+/// Runs the generation loop for `norm` (L∞ or L1) from the better of the admissible
+/// points `starts` (the L2 point, and along the τ-ladder the last τ's answer carried
+/// over, so that ε never increases along the ladder),
+/// within `max_rounds` master solves and `time_limit` seconds in all.
+pub(crate) fn solve(p: &Problem, hat: &Net, norm: Norm, starts: &[Vec<f64>], max_rounds: usize, time_limit: f64) -> GenOutcome {
+    let deadline = Instant::now() + Duration::from_secs_f64(time_limit.clamp(0.0, 1e9));
     let theta = hat.flatten();
     let nparams = theta.len();
     let n = p.nvars();
     let tol = 1e-12 * norm.of(&theta);
-    let r0 = p.residual(hat, z0);
-    let mut best = (z0.to_vec(), norm.of(&r0));
+    let top = Norm::Linf.of(&theta);
+    let cs = if top > 0.0 && top.is_finite() { 1.0 / top } else { 1.0 };
+    let mut start: Option<(Vec<f64>, DVector<f64>, f64)> = None;
+    for z in starts {
+        let r = p.residual(hat, z);
+        let e = norm.of(&r);
+        if start.as_ref().is_none_or(|s| e < s.2) {
+            start = Some((z.clone(), r, e));
+        }
+    }
+    let (z0, r0, e0) = start.unwrap_or_else(|| (vec![0.0; n], theta.clone(), norm.of(&theta)));
+    let mut best = (z0, e0);
+    let linf = norm == Norm::Linf;
+    if best.1 <= tol {
+        // The L2 point is already within the closing tolerance of the trivial lower
+        // bound 0 (an exact KKT point): no master is needed.
+        return GenOutcome { z: best.0, status: SolveStatus::Optimal, rounds: 0, pivots: 0, working_set: 0, final_gap: best.1 };
+    }
     // Seed: the largest (L∞) or smallest (L1) residual entries.
     let mut order: Vec<usize> = (0..nparams).collect();
-    match norm {
-        Norm::Linf => order.sort_by(|&a, &b| r0[b].abs().total_cmp(&r0[a].abs())),
-        _ => order.sort_by(|&a, &b| r0[a].abs().total_cmp(&r0[b].abs())),
+    if linf {
+        order.sort_by(|&a, &b| r0[b].abs().total_cmp(&r0[a].abs()));
+    } else {
+        order.sort_by(|&a, &b| r0[a].abs().total_cmp(&r0[b].abs()));
     }
     let seed = nparams.min((3 * n + 3).max(64));
-    let mut in_w = vec![false; nparams];
-    let mut wset: Vec<usize> = order[..seed].to_vec();
-    for &i in &wset {
-        in_w[i] = true;
-    }
     let batch = (2 * n + 2).max(32);
-    let mut signs: Vec<f64> = r0.iter().map(|&r| sign(r)).collect();
-    let zscale = z0.iter().fold(hat.param_norm_sq() / 2.0, |a, &b| a.max(b)).max(f64::MIN_POSITIVE);
-    let mut zmax = 1e4 * zscale;
+    let signs: Vec<f64> = r0.iter().map(|&r| sign(r)).collect();
+    let rows = Rows::new(p, hat.dim());
+    let neq = n + usize::from(linf);
+    let (rhs, constant) = if linf {
+        let mut e = vec![0.0; neq];
+        e[n] = 1.0;
+        (e, 0.0)
+    } else {
+        let s = DVector::from_column_slice(&signs);
+        (rows.transpose_times(&s).iter().map(|v| -v).collect(), cs * s.dot(&theta))
+    };
+    let mut m = Master { rows, lp: Simplex::new(rhs), linf, n, cs, constant, buf: Vec::new(), col: vec![0.0; neq] };
+    // The dual columns of z ≥ 0 (and t ≥ 0) and of μ_t ≤ λ_a.
+    let mut unit = vec![0.0; neq];
+    for i in 0..neq {
+        unit[i] = 1.0;
+        m.lp.add_column(&unit, 0.0, 0.0, f64::INFINITY, 0.0);
+        unit[i] = 0.0;
+    }
+    for (t, &(a, _)) in p.amb.iter().enumerate() {
+        unit[a] = 1.0;
+        unit[p.ns() + t] = -1.0;
+        m.lp.add_column(&unit, 0.0, 0.0, f64::INFINITY, 0.0);
+        unit[a] = 0.0;
+        unit[p.ns() + t] = 0.0;
+    }
+    let mut in_w = vec![false; nparams];
+    let mut wsize = 0;
+    for &i in &order[..seed] {
+        in_w[i] = true;
+        wsize += 1;
+        m.add_row(i, theta[i], signs[i]);
+    }
     let mut rounds = 0;
     let mut final_gap = f64::INFINITY;
     let not_closed = |why: String| SolveStatus::NotOptimal {
@@ -318,71 +254,48 @@ pub(crate) fn solve(p: &Problem, hat: &Net, norm: Norm, z0: &[f64], max_rounds: 
             break not_closed(format!("the generation did not close within {max_rounds} rounds (gap {final_gap:e})"));
         }
         rounds += 1;
-        let (linear, constant) = if norm == Norm::L1 {
-            let w = DVector::from_fn(nparams, |i, _| if in_w[i] { 0.0 } else { signs[i] });
-            (rows.transpose_times(&w), w.dot(&theta))
-        } else {
-            (Vec::new(), 0.0)
+        let budget = 50 * (neq + m.lp.ncols()) + 10_000;
+        let outcome = m.lp.solve(budget, deadline);
+        let pi = m.lp.duals();
+        let mut z: Vec<f64> = pi[..n].iter().map(|v| v / cs).collect();
+        // Reduced costs of the rows outside W, up to the factor cs: the residual at z in
+        // phase 2, −A π in phase 1.
+        let priced: DVector<f64> = match outcome {
+            Outcome::Optimal => p.residual(hat, &z),
+            Outcome::Infeasible if !linf => -p.apply(&pi[..n]),
+            Outcome::Limit => break not_closed(format!("the simplex stopped at its iteration or time limit (gap {final_gap:e})")),
+            other => break not_closed(format!("the master simplex ended {other:?}")),
         };
-        let (zraw, lower) = match master(&rows, &theta, &wset, norm, &linear, constant, zmax, time_limit) {
-            Ok(x) => x,
-            Err(e) => break not_closed(e),
-        };
-        let at_box = zraw.iter().any(|&v| v >= zmax * (1.0 - 1e-9));
-        let mut z = zraw;
-        p.project(&mut z);
-        let mut r = p.residual(hat, &z);
-        let mut eps = norm.of(&r);
-        let mut lower = lower;
-        if eps - lower > tol && !at_box {
-            let lin = (linear, constant);
-            if let Some((zp, value)) = polish(&rows, &theta, &wset, norm, &z, lower, &lin) {
-                let rp = p.residual(hat, &zp);
-                let ep = norm.of(&rp);
-                // Accept only a polish that stays on the master's optimum (its value no
-                // more than microlp's optimal value, up to microlp's accuracy).
-                let slack = 1e-9 * norm.of(&theta);
-                if ep - value <= eps - lower && value <= lower + slack {
-                    (z, r, eps, lower) = (zp, rp, ep, value);
-                }
+        let mut viol: Vec<(usize, f64)> = Vec::new();
+        if outcome == Outcome::Optimal {
+            let lower = m.value();
+            p.project(&mut z);
+            let r = p.residual(hat, &z);
+            let eps = norm.of(&r);
+            final_gap = eps - lower;
+            if eps < best.1 {
+                best = (z, eps);
+            }
+            if final_gap <= tol {
+                break SolveStatus::Optimal;
+            }
+            if linf {
+                viol.extend((0..nparams).filter(|&i| !in_w[i] && r[i].abs() > lower + tol).map(|i| (i, r[i].abs())));
             }
         }
-        final_gap = eps - lower;
-        if eps < best.1 {
-            best = (z, eps);
+        if !linf {
+            viol.extend((0..nparams).filter(|&i| !in_w[i] && priced[i] * signs[i] < 0.0).map(|i| (i, priced[i].abs())));
         }
-        if final_gap <= tol && !at_box {
-            break SolveStatus::Optimal;
-        }
-        // Rows to add, most violated first.
-        let mut viol: Vec<(usize, f64)> = match norm {
-            Norm::Linf => (0..nparams).filter(|&i| !in_w[i] && r[i].abs() > lower + tol).map(|i| (i, r[i].abs())).collect(),
-            _ => (0..nparams)
-                .filter(|&i| !in_w[i])
-                .map(|i| (i, r[i].abs() - signs[i] * r[i]))
-                .filter(|&(_, c)| c > 0.0)
-                .collect(),
-        };
         if viol.is_empty() {
-            if at_box {
-                zmax *= 1e3;
-                continue;
-            }
-            break not_closed(format!("the master LP is not accurate enough to close the gap {final_gap:e}"));
+            break not_closed(format!("the master is not accurate enough to close the gap {final_gap:e}"));
         }
         viol.sort_by(|a, b| b.1.total_cmp(&a.1));
         for &(i, _) in viol.iter().take(batch) {
             in_w[i] = true;
-            wset.push(i);
-        }
-        if norm == Norm::L1 {
-            for i in 0..nparams {
-                if !in_w[i] && r[i] != 0.0 {
-                    signs[i] = sign(r[i]);
-                }
-            }
+            wsize += 1;
+            m.add_row(i, theta[i], signs[i]);
         }
     };
     let (z, _) = best;
-    GenOutcome { z, status, rounds, working_set: wset.len(), final_gap }
+    GenOutcome { z, status, rounds, pivots: m.lp.iterations, working_set: wsize, final_gap }
 }

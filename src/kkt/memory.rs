@@ -42,9 +42,12 @@ pub(crate) fn estimate(norm: Norm, lp: LpMethod, s: Sizes) -> u128 {
         // four partial sums; with no pairs, the NNLS's free block.
         Norm::L2 => 8 * (10 * mul(ns, ns) + 2 * mul(amb, ns.min(amb.max(1))) + 4 * n as u128),
         Norm::Linf | Norm::L1 => match lp {
-            // Working sets of a few times n rows of at most n + 1 entries, in good_lp
-            // expressions (about 64 bytes a term).
-            LpMethod::Generation => 64 * mul(8 * n + 256, n + 1) + 8 * 4 * params as u128,
+            // The dual simplex: dense columns of n + 1 entries, two per row of a working
+            // set of a few times n rows plus the bound columns, the basis inverse and
+            // the refactorisation's copies; P-vectors for the seed order and signs.
+            LpMethod::Generation => {
+                8 * mul(2 * (8 * n + 256) + 3 * n + 2, n + 1) + 32 * mul(n + 1, n + 1) + 8 * 4 * params as u128
+            }
             // The explicit LP: every nonzero of the P×n matrix, twice (both signs).
             LpMethod::Explicit => 2 * 64 * (mul(ns, k) * (d as u128 + 2) + mul(amb, d + 1)) + 200 * params as u128,
         },

@@ -22,10 +22,10 @@
 //!   k·d·m is formed: block-pivoting NNLS (`nnls`), and with ambiguous pairs block
 //!   pivoting on the coupled problem (`coupled`), warm-started along the τ-ladder;
 //!   clarabel (`qp`) only for comparison and as a fallback on small problems (`l2`).
-//! * [`Norm::Linf`], [`Norm::L1`]: linear programs on a small working set of parameter
-//!   rows, modelled with good_lp and solved by microlp, with the full residual
-//!   recomputed by a structured product (`lpgen`); the explicit LP (`lp`) remains as
-//!   a reference. A memory estimate refuses, before allocating, a solve above the
+//! * [`Norm::Linf`], [`Norm::L1`]: linear programs whose parameter rows enter a few at
+//!   a time as columns of their dual, solved by a dense warm-started simplex
+//!   (`simplex`), with the full residual recomputed by a structured product (`lpgen`);
+//!   the explicit LP with good_lp + microlp (`lp`) remains as a reference. A memory estimate refuses, before allocating, a solve above the
 //!   budget (`memory`).
 //!
 //! Whatever the solver returns, (λ, μ) is first projected onto the admissible set and
@@ -34,7 +34,7 @@
 //! from per-sample gradients ([`crate::net::Net::sample_gradient`]).
 //!
 //! Files: `settings` (norms, support, settings), `error`, `certify` (the driver),
-//! `problem` (one problem at one τ), `l2`/`nnls`/`coupled`/`qp` and `lpgen`/`lp`
+//! `problem` (one problem at one τ), `l2`/`nnls`/`coupled`/`qp` and `lpgen`/`simplex`/`lp`
 //! (solvers), `memory` (estimates), `report` (the certificate), `verify` (the
 //! independent check), `hash` (content hashes).
 
@@ -52,6 +52,7 @@ pub(crate) mod qp;
 mod report;
 mod schur;
 mod settings;
+mod simplex;
 mod verify;
 
 pub use certify::certify;

@@ -129,6 +129,23 @@ impl Problem {
         }
     }
 
+    /// Carries an admissible z of `prev` (the same support at a smaller τ) over to this
+    /// problem with the same residual: λ unchanged, a pair relaxed in both keeps its μ, a
+    /// newly relaxed pair gets μ = λ where `prev` had it on and 0 where off.
+    pub fn carry(&self, prev: &Problem, z: &[f64]) -> Vec<f64> {
+        let ns = self.ns();
+        let mut out = z[..ns].to_vec();
+        let mut old = std::collections::HashMap::with_capacity(prev.amb.len());
+        for (t, &pair) in prev.amb.iter().enumerate() {
+            old.insert(pair, z[prev.ns() + t]);
+        }
+        for &(a, j) in &self.amb {
+            let mu = old.get(&(a, j)).copied().unwrap_or(if prev.is_on(a, j) { z[a] } else { 0.0 });
+            out.push(mu);
+        }
+        out
+    }
+
     /// Makes `(λ, μ)` admissible: λ ≥ 0, 0 ≤ μ ≤ λ (NaN becomes 0).
     pub fn project(&self, z: &mut [f64]) {
         let ns = self.ns();
@@ -145,31 +162,35 @@ impl Problem {
     /// The explicit residual θ̂ − Σ λ_a h_a(s) with μ as given, in the layout of
     /// [`Net::flatten`]. Costs one k×ns by ns×d product; no object of size k·d·m.
     pub fn residual(&self, hat: &Net, z: &[f64]) -> DVector<f64> {
-        let (ns, k) = (self.ns(), self.k);
+        hat.flatten() - self.apply(z)
+    }
+
+    /// A z = Σ λ_a h_a(s) + Σ μ_t g_t for any z (signs unrestricted), in the layout of
+    /// [`Net::flatten`]: one k×ns by ns×d product.
+    pub fn apply(&self, z: &[f64]) -> DVector<f64> {
+        let (ns, k, d) = (self.ns(), self.k, self.xs.ncols());
         // C_aj = y_a (λ_a on_aj + μ_aj)
         let mut cm = DMatrix::from_fn(ns, k, |a, j| if self.is_on(a, j) { self.y[a] * z[a] } else { 0.0 });
         for (t, &(a, j)) in self.amb.iter().enumerate() {
             cm[(a, j)] += self.y[a] * z[ns + t];
         }
         let wsum = cm.transpose() * &self.xs; // k×d, before the v_j factor
-        let mut r = hat.flatten();
-        let d = hat.dim();
+        let params = k * d + k + if self.bias { k } else { 0 };
+        let mut r = DVector::zeros(params);
         for j in 0..k {
             for c in 0..d {
-                r[j * d + c] -= self.v[j] * wsum[(j, c)];
+                r[j * d + c] = self.v[j] * wsum[(j, c)];
             }
         }
         let mut off = k * d;
         if self.bias {
             for j in 0..k {
-                let col: f64 = cm.column(j).sum();
-                r[off + j] -= self.v[j] * col;
+                r[off + j] = self.v[j] * cm.column(j).sum();
             }
             off += k;
         }
         for j in 0..k {
-            let s: f64 = (0..ns).map(|a| z[a] * self.y[a] * self.sig[(a, j)]).sum();
-            r[off + j] -= s;
+            r[off + j] = (0..ns).map(|a| z[a] * self.y[a] * self.sig[(a, j)]).sum();
         }
         r
     }

@@ -78,11 +78,12 @@ pub enum SolverMethod {
     /// The coupled active set, then clarabel because it did not converge.
     #[serde(rename = "coupled-active-set+clarabel")]
     CoupledActiveSetClarabel,
-    /// L∞ by row generation on master LPs with good_lp + microlp.
-    #[serde(rename = "row-generation+microlp")]
+    /// L∞ by row generation, the masters' duals solved by the warm-started simplex.
+    #[serde(rename = "row-generation+simplex", alias = "row-generation+microlp")]
     RowGeneration,
-    /// L1 by a sign working set on master LPs with good_lp + microlp.
-    #[serde(rename = "sign-working-set+microlp")]
+    /// L1 by column generation on its dual (a sign working set), with the
+    /// warm-started simplex.
+    #[serde(rename = "sign-working-set+simplex", alias = "sign-working-set+microlp")]
     SignWorkingSet,
 }
 
@@ -98,8 +99,8 @@ impl SolverMethod {
             SolverMethod::Microlp => "microlp",
             SolverMethod::CoupledActiveSet => "coupled-active-set",
             SolverMethod::CoupledActiveSetClarabel => "coupled-active-set+clarabel",
-            SolverMethod::RowGeneration => "row-generation+microlp",
-            SolverMethod::SignWorkingSet => "sign-working-set+microlp",
+            SolverMethod::RowGeneration => "row-generation+simplex",
+            SolverMethod::SignWorkingSet => "sign-working-set+simplex",
         }
     }
 

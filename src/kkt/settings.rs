@@ -87,7 +87,8 @@ pub struct KktSettings {
     /// Round limit of the row generation (default 200); a loop that does not close
     /// within it reports ε as an upper bound.
     pub lp_max_rounds: usize,
-    /// Time limit of one LP or clarabel solve in seconds (default 120).
+    /// Time limit in seconds (default 120) of one explicit LP or clarabel solve, and of
+    /// the whole generation loop of an L∞/L1 certificate (wall clock).
     pub time_limit: f64,
     /// Memory budget in bytes: a solve whose estimate exceeds it is refused with
     /// [`KktError::Memory`] before anything large is allocated (default `None`: the
