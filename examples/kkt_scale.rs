@@ -48,18 +48,6 @@ fn timed_cpu(net: &Net, data: &Dataset, s: &KktSettings) -> (KktReport, f64, f64
     (rep, wall, cpu)
 }
 
-/// CPU seconds of this process so far, all threads.
-fn cpu_seconds() -> f64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: clock_gettime writes one timespec through a valid pointer.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
-    if rc == 0 {
-        ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
-    } else {
-        f64::NAN
-    }
-}
-
 fn show(name: &str, rep: &KktReport, secs: f64) {
     println!(
         "{name:<28} {secs:>9.3} s  eps = {:.12e}  eps_rel = {:.4e}  amb = {}  {} ({})  iterations {} rounds {:?} ws {:?} gap {:?}",
