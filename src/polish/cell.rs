@@ -240,6 +240,26 @@ pub(crate) fn blocking_pairs(classes: &Classes, sol: &CellSolution, aug: &Aug) -
     out
 }
 
+/// The Clarke derivative s̃_gi of every (sample, neuron) pair at the solution, m × k:
+/// s_gi off the kinks, s_gi + ν_gi σ_gi/(λ_i y_i) clamped to [0, 1] at binding pattern
+/// constraints; 0.5 for neurons outside the classes.
+pub(crate) fn derivatives(classes: &Classes, sol: &CellSolution, aug: &Aug, k: usize) -> DMatrix<f64> {
+    let m = aug.m();
+    let mut out = DMatrix::from_element(m, k, 0.5);
+    for g in 0..classes.len() {
+        let sign = if classes.positive[g] { 1.0 } else { -1.0 };
+        for i in 0..m {
+            let s = if classes.pattern[g][i] { 1.0 } else { 0.0 };
+            let (nu, lam) = (sol.nu[g * m + i], sol.lambda[i]);
+            let st = if nu > 0.0 && lam > 0.0 { (s + nu * sign * (2.0 * s - 1.0) / (lam * aug.y[i])).clamp(0.0, 1.0) } else { s };
+            for &j in &classes.members[g] {
+                out[(i, j)] = st;
+            }
+        }
+    }
+    out
+}
+
 impl Classes {
     /// The `n` classes of largest ‖M_g‖ (all when there are at most `n`), in their order.
     pub fn heaviest(self, n: usize) -> Classes {

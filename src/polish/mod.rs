@@ -45,7 +45,7 @@ use std::time::Instant;
 
 use thiserror::Error;
 
-use nalgebra::DVector;
+use nalgebra::{DMatrix, DVector};
 
 use crate::data::Dataset;
 use crate::kkt::{self, KktError, KktReport, KktSettings, Support};
@@ -76,7 +76,8 @@ pub struct PolishSettings {
     /// plain pattern linearisation (default 1e-4).
     pub sqp_kink: f64,
     /// Kink levels tried by the KKT solve: a pair with |u_ij| ≤ level·‖w̃_j‖‖x̃_i‖ is
-    /// solved as a kink, u_ij = 0 with its derivative in [0, 1] (default 1e-2, 1e-4).
+    /// solved as a kink, u_ij = 0 with its derivative in [0, 1] (default 1e-2, 1e-4,
+    /// 1e-7; the last keeps only the pairs that a cell solution binds).
     pub kink_levels: Vec<f64>,
     /// Largest number of kinks linearised on both sides in one SQP subproblem (a dense
     /// QP of m + kinks variables); above it the plain linearisation is used (default 200).
@@ -106,7 +107,7 @@ impl Default for PolishSettings {
             max_iterations: 2000,
             time_limit: 300.0,
             prune_levels: vec![1e-3, 1e-6],
-            kink_levels: vec![1e-2, 1e-4],
+            kink_levels: vec![1e-2, 1e-4, 1e-7],
             sqp_kink: 1e-4,
             max_kinks: 200,
             max_solve_vars: 1000,
@@ -269,7 +270,7 @@ pub fn polish(net: &Net, data: &Dataset, s: &PolishSettings) -> Result<Polished,
             out.message = format!("the SQP subproblem became non-finite at iteration {}", out.iterations);
             break;
         }
-        if let Some(done) = try_finish(&p, &st.lambda, &env, &mut out, "SQP") {
+        if let Some(done) = try_finish(&p, (&st.lambda, None), &env, &mut out, "SQP") {
             return Ok(done);
         }
         // Line search on the normalised margin.
@@ -366,7 +367,7 @@ fn cell_walk(p: &Params, env: &Env, out: &mut Outcome) -> Result<Polished, Optio
         // With the heaviest classes only, a cell's optimum may lie below the input's γ.
         let raises = out.gamma_before.is_some_and(|g0| g >= g0);
         if raises {
-            if let Some(done) = try_finish(&cand, &sol.lambda, env, out, "cell walk") {
+            if let Some(done) = try_finish(&cand, (&sol.lambda, Some(&cell::derivatives(&classes, &sol, aug, p.w.nrows()))), env, out, "cell walk") {
                 return Ok(done);
             }
         }
@@ -385,7 +386,7 @@ fn cell_walk(p: &Params, env: &Env, out: &mut Outcome) -> Result<Polished, Optio
 /// The exact KKT solve at the pattern of `p` from the multipliers `lambda`, for every
 /// pruning and kink level; the first candidate that is certified and verified ends
 /// polishing.
-fn try_finish(p: &Params, lambda: &DVector<f64>, env: &Env, out: &mut Outcome, via: &str) -> Option<Polished> {
+fn try_finish(p: &Params, lambda: (&DVector<f64>, Option<&DMatrix<f64>>), env: &Env, out: &mut Outcome, via: &str) -> Option<Polished> {
     let Env { aug, net, data, s } = *env;
     for (&level, &kink) in s.prune_levels.iter().flat_map(|l| s.kink_levels.iter().map(move |k| (l, k))) {
         if out.start.elapsed().as_secs_f64() > s.time_limit {
