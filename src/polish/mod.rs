@@ -30,6 +30,12 @@
 //!    [`crate::kkt::certify`] certifies it at the target ε_rel (L2, τ as set) and
 //!    [`crate::kkt::verify`] re-checks that certificate independently.
 //!
+//! 5. Once the SQP crawls (an accepted step shorter than `cell_switch`) or stalls, walk
+//!    activation cells (`cell`): solve the convex max-margin problem of the current
+//!    cell over the heaviest neuron classes (Pilanci & Ergen 2020), try step 4 at its
+//!    solution (Newton started at the cell's multipliers and kink derivatives), and
+//!    flip the pattern constraints that block the KKT conditions.
+//!
 //! Anything else ends with a status that says why ([`PolishStatus`]) and no network: the
 //! result of a failed polish is never called KKT.
 
