@@ -481,3 +481,24 @@ fn certificate_target_stops_at_a_certified_network() {
     assert_eq!(out.stop, StopReason::MaxIterations);
     assert!(out.report.last_eps_rel.is_some_and(|e| e > target));
 }
+
+/// `train --target-eps-rel` without `--target-loss` has no loss target: a budget or the
+/// certificate stops it, not a loss of 1e-30 (which the same run passes early).
+#[test]
+fn cli_target_eps_rel_implies_no_loss_target() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_relucert")).current_dir(dir.path()).args(args).output().expect("binary runs")
+    };
+    let json = |out: std::process::Output| -> serde_json::Value {
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).expect("json report")
+    };
+    assert!(run(&["gen", "sphere", "--d", "10", "--m", "8", "--seed", "1", "--out", "d.json"]).status.success());
+    let base = ["train", "--data", "d.json", "--width", "16", "--max-iters", "3000", "--json"];
+    let plain = json(run(&[&base[..], &["-o", "a.json"]].concat()));
+    assert_eq!(plain["stop_reason"], "target_loss", "{plain}");
+    let deep = json(run(&[&base[..], &["--target-eps-rel", "1e-30", "--kkt-every", "1000", "-o", "b.json"]].concat()));
+    assert_eq!(deep["stop_reason"], "max_iterations", "{deep}");
+    assert!(deep["log10_loss"].as_f64().expect("log10_loss") < -30.0, "{deep}");
+}

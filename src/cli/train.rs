@@ -47,9 +47,10 @@ pub struct TrainArgs {
     /// Fast schedule: largest α (step in units of ∇L/L).
     #[arg(long, default_value_t = 1.0, value_parser = parse::positive_f64)]
     pub max_step: f64,
-    /// Stop when the loss is below this (any exponent, e.g. 1e-400).
-    #[arg(long, default_value = "1e-30", value_parser = parse::log10_loss)]
-    pub target_loss: f64,
+    /// Stop when the loss is below this (any exponent, e.g. 1e-400) [default: 1e-30; with
+    /// --target-eps-rel: none, so that the certificate, not the loss, stops training].
+    #[arg(long, value_parser = parse::log10_loss)]
+    pub target_loss: Option<f64>,
     /// Largest number of proposed steps.
     #[arg(long, default_value_t = 10_000_000)]
     pub max_iters: u64,
@@ -117,6 +118,16 @@ pub struct CliTrainReport {
     output: Option<String>,
 }
 
+/// The loss target in log10: `--target-loss`, else none (−∞) when a certificate target
+/// is given, else 1e-30.
+fn target_log10_loss(a: &TrainArgs) -> f64 {
+    match (a.target_loss, a.target_eps_rel) {
+        (Some(t), _) => t,
+        (None, Some(_)) => f64::NEG_INFINITY,
+        (None, None) => -30.0,
+    }
+}
+
 /// Runs `train`.
 pub fn run(a: &TrainArgs, ctx: &Ctx) -> Result<Output, CliError> {
     if let Some(out) = &a.out {
@@ -165,7 +176,7 @@ pub fn run(a: &TrainArgs, ctx: &Ctx) -> Result<Output, CliError> {
     let settings = TrainSettings {
         loss: a.loss,
         schedule,
-        target_log10_loss: a.target_loss,
+        target_log10_loss: target_log10_loss(a),
         max_iters: a.max_iters,
         time_limit: a.time_limit,
         batch: a.batch,

@@ -38,11 +38,19 @@ enum Pair {
 }
 
 /// Tries to solve the reduced KKT system at the pattern of `p`, starting from the SQP
-/// multipliers `lambda`, after zeroing every neuron with v_j² < `prune`·max_l v_l² and
+/// multipliers `lambda` (and, where `hint` is given, the kink derivatives hint[(i, j)] of
+/// the cell walk; 0.5 otherwise), after zeroing every neuron with v_j² < `prune`·max_l v_l² and
 /// treating |u_ij| ≤ `kink`·‖w̃_j‖‖x̃_i‖ as a kink. Returns the reconstructed parameters,
 /// or `None` when the system has no admissible solution from this start (too many
 /// directions, more than `max_vars` unknowns, a singular Jacobian, no convergence, λ or c not positive, s ∉ [0, 1]).
-pub(crate) fn solve(p: &Params, aug: &Aug, lambda: &DVector<f64>, prune: f64, kink: f64, max_vars: usize) -> Option<Params> {
+pub(crate) fn solve(
+    p: &Params,
+    aug: &Aug,
+    (lambda, hint): (&DVector<f64>, Option<&DMatrix<f64>>),
+    prune: f64,
+    kink: f64,
+    max_vars: usize,
+) -> Option<Params> {
     let support: Vec<usize> = (0..aug.m()).filter(|&i| lambda[i] > 0.0).collect();
     let ns = support.len();
     let k = p.w.nrows();
@@ -100,8 +108,8 @@ pub(crate) fn solve(p: &Params, aug: &Aug, lambda: &DVector<f64>, prune: f64, ki
     for g in 0..ng {
         x[ns + g] = groups[keys[g]].iter().map(|&j| p.v[j] * p.v[j]).sum::<f64>();
     }
-    for t in 0..nk {
-        x[ns + ng + t] = 0.5;
+    for (t, &(g, a)) in kinks.iter().enumerate() {
+        x[ns + ng + t] = hint.map_or(0.5, |h| h[(support[a], groups[keys[g]][0])]);
     }
     // D (ng×ns): 1 on, 0 off, s at kinks.
     let dmat = |x: &DVector<f64>| -> DMatrix<f64> {

@@ -30,9 +30,16 @@
 //!    [`crate::kkt::certify`] certifies it at the target ε_rel (L2, τ as set) and
 //!    [`crate::kkt::verify`] re-checks that certificate independently.
 //!
+//! 5. Once the SQP crawls (an accepted step shorter than `cell_switch`) or stalls, walk
+//!    activation cells (`cell`): solve the convex max-margin problem of the current
+//!    cell over the heaviest neuron classes (Pilanci & Ergen 2020), try step 4 at its
+//!    solution (Newton started at the cell's multipliers and kink derivatives), and
+//!    flip the pattern constraints that block the KKT conditions.
+//!
 //! Anything else ends with a status that says why ([`PolishStatus`]) and no network: the
 //! result of a failed polish is never called KKT.
 
+mod cell;
 mod finish;
 mod kinkqp;
 mod report;
@@ -43,6 +50,8 @@ use std::hash::{Hash, Hasher};
 use std::time::Instant;
 
 use thiserror::Error;
+
+use nalgebra::{DMatrix, DVector};
 
 use crate::data::Dataset;
 use crate::kkt::{self, KktError, KktReport, KktSettings, Support};
@@ -73,16 +82,23 @@ pub struct PolishSettings {
     /// plain pattern linearisation (default 1e-4).
     pub sqp_kink: f64,
     /// Kink levels tried by the KKT solve: a pair with |u_ij| ≤ level·‖w̃_j‖‖x̃_i‖ is
-    /// solved as a kink, u_ij = 0 with its derivative in [0, 1] (default 1e-2, 1e-4).
+    /// solved as a kink, u_ij = 0 with its derivative in [0, 1] (default 1e-2, 1e-4,
+    /// 1e-7; the last keeps only the pairs that a cell solution binds).
     pub kink_levels: Vec<f64>,
     /// Largest number of kinks linearised on both sides in one SQP subproblem (a dense
     /// QP of m + kinks variables); above it the plain linearisation is used (default 200).
     pub max_kinks: usize,
     /// Largest number of unknowns of the final KKT solve (a dense Newton system);
-    /// larger systems are not attempted (default 400).
+    /// larger systems are not attempted (default 1000).
     pub max_solve_vars: usize,
     /// A sample is reported on the margin when q̂_i ≤ 1 + this (default 1e-9).
     pub on_margin_tol: f64,
+    /// The SQP hands over to the cell walk once a step shorter than this is accepted,
+    /// or when it stalls (default 1e-3).
+    pub cell_switch: f64,
+    /// Largest number of neuron classes in a cell problem; the heaviest are kept
+    /// (default 100).
+    pub max_cell_classes: usize,
     /// Iterations over which a recurring pattern without progress counts as cycling
     /// (default 50).
     pub cycle_window: usize,
@@ -97,12 +113,14 @@ impl Default for PolishSettings {
             max_iterations: 2000,
             time_limit: 300.0,
             prune_levels: vec![1e-3, 1e-6],
-            kink_levels: vec![1e-2, 1e-4],
+            kink_levels: vec![1e-2, 1e-4, 1e-7],
             sqp_kink: 1e-4,
             max_kinks: 200,
-            max_solve_vars: 400,
+            max_solve_vars: 1000,
             on_margin_tol: 1e-9,
             cycle_window: 50,
+            cell_switch: 1e-3,
+            max_cell_classes: 100,
         }
     }
 }
@@ -165,6 +183,9 @@ fn check(s: &PolishSettings) -> Result<(), PolishError> {
     }
     if !(s.sqp_kink.is_finite() && s.sqp_kink >= 0.0) {
         return bad("sqp_kink", s.sqp_kink, "must be finite and ≥ 0");
+    }
+    if !(s.cell_switch.is_finite() && (0.0..=1.0).contains(&s.cell_switch)) {
+        return bad("cell_switch", s.cell_switch, "must be in [0, 1]");
     }
     if !(s.on_margin_tol.is_finite() && s.on_margin_tol >= 0.0) {
         return bad("on_margin_tol", s.on_margin_tol, "must be finite and ≥ 0");
@@ -231,9 +252,12 @@ pub fn polish(net: &Net, data: &Dataset, s: &PolishSettings) -> Result<Polished,
     }
     p.normalize(&aug);
     p.balance();
+    p = cell::merge(&p, &aug);
     p.normalize(&aug);
     let mut gamma = normalized_margin(&p, &aug);
+    let env = Env { aug: &aug, net, data, s };
     let mut history: VecDeque<(u64, f64)> = VecDeque::new();
+    let mut walked = false;
     loop {
         if out.iterations >= s.max_iterations {
             out.status = PolishStatus::MaxIterations;
@@ -252,20 +276,8 @@ pub fn polish(net: &Net, data: &Dataset, s: &PolishSettings) -> Result<Polished,
             out.message = format!("the SQP subproblem became non-finite at iteration {}", out.iterations);
             break;
         }
-        for (&level, &kink) in s.prune_levels.iter().flat_map(|l| s.kink_levels.iter().map(move |k| (l, k))) {
-            if start.elapsed().as_secs_f64() > s.time_limit {
-                break;
-            }
-            let Some(mut cand) = finish::solve(&p, &aug, &st.lambda, level, kink, s.max_solve_vars) else { continue };
-            if cand.normalize(&aug) <= 0.0 {
-                continue;
-            }
-            let Ok(cnet) = cand.to_net(net.has_bias()) else { continue };
-            if let Some(cert) = certified(&cnet, data, s) {
-                out.status = PolishStatus::Kkt;
-                out.message = format!("certified and verified KKT point (pruning level {level:e}, kink level {kink:e})");
-                return Ok(report::finish_report(net, data, s, out, Some((cnet, cert))));
-            }
+        if let Some(done) = try_finish(&p, (&st.lambda, None), &env, &mut out, "SQP") {
+            return Ok(done);
         }
         // Line search on the normalised margin.
         let mut alpha = 1.0;
@@ -283,11 +295,24 @@ pub fn polish(net: &Net, data: &Dataset, s: &PolishSettings) -> Result<Polished,
             }
             alpha *= 0.5;
         }
+        // Once the SQP crawls (tiny steps) or stalls, walk the cells from its iterate.
+        if !walked && accepted.as_ref().is_none_or(|_| alpha < s.cell_switch) {
+            walked = true;
+            match cell_walk(&p, &env, &mut out) {
+                Ok(done) => return Ok(done),
+                Err(Some((q, g))) if g > gamma => {
+                    (p, gamma) = (q, g);
+                    continue;
+                }
+                Err(_) => {}
+            }
+        }
         let Some((mut next, g)) = accepted else {
             out.status = PolishStatus::Stalled;
             out.message = format!(
-                "no step along the SQP direction increases the normalised margin (iteration {}) and the KKT solve at this pattern was not certified",
-                out.iterations
+                "no step along the SQP direction increases the normalised margin (iteration {}), the KKT solve at this pattern was not certified{}",
+                out.iterations,
+                if walked { ", and the cell walk found no certified point" } else { "" }
             );
             break;
         };
@@ -316,6 +341,76 @@ pub fn polish(net: &Net, data: &Dataset, s: &PolishSettings) -> Result<Polished,
     }
     out.gamma_last = Some(gamma);
     Ok(report::finish_report(net, data, s, out, None))
+}
+
+/// What every attempt at a KKT point needs: the data in both forms, the input network
+/// and the settings.
+#[derive(Clone, Copy)]
+struct Env<'a> {
+    aug: &'a Aug,
+    net: &'a Net,
+    data: &'a Dataset,
+    s: &'a PolishSettings,
+}
+
+/// The cell walk (docs/theorems.md, "polish"): solve the convex problem of the current
+/// cell, try the exact solve and the certificate at its solution, and move the pattern
+/// constraints that block it to their other side. Every cell contains the previous
+/// solution, so γ never decreases. Returns the last solution (normalised) and its γ, or
+/// the finished polish.
+fn cell_walk(p: &Params, env: &Env, out: &mut Outcome) -> Result<Polished, Option<(Params, f64)>> {
+    let Env { aug, s, .. } = *env;
+    let mut classes = cell::Classes::of(p, aug).heaviest(s.max_cell_classes);
+    let mut best: Option<(Params, f64)> = None;
+    while out.iterations < s.max_iterations && out.start.elapsed().as_secs_f64() <= s.time_limit {
+        out.iterations += 1;
+        let Some(sol) = cell::solve(&classes, aug) else { break };
+        let mut cand = classes.to_params(p, &sol.sums);
+        if cand.normalize(aug) <= 0.0 {
+            break;
+        }
+        let g = normalized_margin(&cand, aug);
+        // With the heaviest classes only, a cell's optimum may lie below the input's γ.
+        let raises = out.gamma_before.is_some_and(|g0| g >= g0);
+        if raises {
+            if let Some(done) = try_finish(&cand, (&sol.lambda, Some(&cell::derivatives(&classes, &sol, aug, p.w.nrows()))), env, out, "cell walk") {
+                return Ok(done);
+            }
+        }
+        let flip = cell::blocking_pairs(&classes, &sol, aug);
+        if best.as_ref().is_none_or(|b| g >= b.1) {
+            best = Some((cand, g));
+        }
+        if flip.is_empty() {
+            break;
+        }
+        classes = classes.next(&sol, &flip);
+    }
+    Err(best)
+}
+
+/// The exact KKT solve at the pattern of `p` from the multipliers `lambda`, for every
+/// pruning and kink level; the first candidate that is certified and verified ends
+/// polishing.
+fn try_finish(p: &Params, lambda: (&DVector<f64>, Option<&DMatrix<f64>>), env: &Env, out: &mut Outcome, via: &str) -> Option<Polished> {
+    let Env { aug, net, data, s } = *env;
+    for (&level, &kink) in s.prune_levels.iter().flat_map(|l| s.kink_levels.iter().map(move |k| (l, k))) {
+        if out.start.elapsed().as_secs_f64() > s.time_limit {
+            return None;
+        }
+        let Some(mut cand) = finish::solve(p, aug, lambda, level, kink, s.max_solve_vars) else { continue };
+        if cand.normalize(aug) <= 0.0 {
+            continue;
+        }
+        let Ok(cnet) = cand.to_net(net.has_bias()) else { continue };
+        if let Some(cert) = certified(&cnet, data, s) {
+            out.status = PolishStatus::Kkt;
+            out.message = format!("certified and verified KKT point ({via}; pruning level {level:e}, kink level {kink:e})");
+            let done = Outcome { message: std::mem::take(&mut out.message), ..*out };
+            return Some(report::finish_report(net, data, s, done, Some((cnet, cert))));
+        }
+    }
+    None
 }
 
 /// How the iteration ended (internal, turned into the report).
