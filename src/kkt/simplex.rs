@@ -19,18 +19,21 @@
 //!
 //! Method: phase 1 on artificial columns (one per equation, with the sign of the
 //! initial residual; a unit column already present replaces the artificial where the
-//! residual is ≥ 0), then phase 2 with the artificials fixed at 0; partial Dantzig
-//! pricing and a two-pass Harris ratio test with bound flips. The dual masters are
-//! highly degenerate (most basic values start at 0): after a run of degenerate pivots
-//! the entering column is the best of a short segment at a pseudo-random position,
-//! which breaks the cycles Dantzig's rule falls into. (Bland's rule, tried first, also
-//! ends cycling but took 7× more pivots at n = 300.) Termination is then not proved,
-//! only bounded: an iteration limit and a deadline end the solve, and the caller
-//! reports the answer as an upper bound.
+//! residual is ≥ 0), then phase 2 with the artificials fixed at 0, on perturbed bounds
+//! removed exactly at the end ([`perturb`]); devex pricing ([`devex`]) and a two-pass
+//! Harris ratio test with bound flips. After a run of degenerate pivots the entering
+//! column is the best of a short segment at a pseudo-random position. Termination is
+//! not proved, only bounded: an iteration limit and a deadline end the solve, and the
+//! caller reports the answer as an upper bound.
 
 use std::time::Instant;
 
 use nalgebra::{DMatrix, DVector};
+
+#[path = "simplex_devex.rs"]
+mod devex;
+#[path = "simplex_perturb.rs"]
+mod perturb;
 
 /// How [`Simplex::solve`] ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,6 +82,11 @@ pub(crate) struct Simplex {
     cursor: usize,
     /// Pivots and bound flips so far.
     pub iterations: usize,
+    /// Original (index, lo, hi) of the bounds perturbed during this solve.
+    saved: Vec<(usize, f64, f64)>,
+    /// Devex pricing: reduced costs and reference weights of every column.
+    dj: Vec<f64>,
+    w: Vec<f64>,
 }
 
 impl Simplex {
@@ -103,6 +111,9 @@ impl Simplex {
             since_refactor: 0,
             cursor: 0,
             iterations: 0,
+            saved: Vec::new(),
+            dj: Vec::new(),
+            w: Vec::new(),
         }
     }
 
@@ -238,6 +249,7 @@ impl Simplex {
             self.x[j] = xb[i];
         }
         self.since_refactor = 0;
+        self.devex_reset();
         true
     }
 
@@ -256,9 +268,19 @@ impl Simplex {
     /// Runs the simplex from the current basis (phase 1 first if needed) until optimal
     /// for the columns present, or until `max_iter` more iterations or `deadline`.
     pub fn solve(&mut self, max_iter: usize, deadline: Instant) -> Outcome {
+        let out = self.solve_perturbed(max_iter, deadline);
+        if !self.saved.is_empty() && !self.unperturb() {
+            return Outcome::Singular;
+        }
+        out
+    }
+
+    fn solve_perturbed(&mut self, max_iter: usize, deadline: Instant) -> Outcome {
         if self.basis.is_empty() {
             self.start();
         }
+        let mut perturbed = false;
+        self.devex_reset();
         let refactor_every = self.m.max(100);
         let mut degenerate = 0usize;
         let limit = self.iterations + max_iter;
@@ -269,8 +291,17 @@ impl Simplex {
             if self.since_refactor >= refactor_every && !self.refactor() {
                 return Outcome::Singular;
             }
-            let pi = DVector::from_vec(self.duals_fast());
-            let Some((q, dq)) = self.price(&pi, degenerate >= DEGENERATE_RUN) else {
+            if !self.phase1 && !perturbed {
+                self.perturb();
+                perturbed = true;
+            }
+            let priced = if degenerate < DEGENERATE_RUN {
+                self.devex_price()
+            } else {
+                let pi = DVector::from_vec(self.duals_fast());
+                self.price(&pi, degenerate >= DEGENERATE_RUN)
+            };
+            let Some((q, dq)) = priced else {
                 // Optimal for this phase: refactorise for accuracy, then re-check.
                 if self.since_refactor > 0 {
                     if !self.refactor() {
@@ -285,6 +316,17 @@ impl Simplex {
                         return Outcome::Infeasible;
                     }
                     self.end_phase1();
+                    continue;
+                }
+                if !self.saved.is_empty() {
+                    // Optimal for the perturbed bounds: restore them, repair the basic
+                    // values by dual pivots, and price again on the exact problem.
+                    if !self.unperturb() {
+                        return Outcome::Singular;
+                    }
+                    if let Some(out) = self.dual_cleanup(limit, deadline) {
+                        return out;
+                    }
                     continue;
                 }
                 return Outcome::Optimal;
@@ -322,6 +364,7 @@ impl Simplex {
                 }
             }
         }
+        self.devex_reset();
     }
 
     /// Entering column and its reduced cost: Dantzig's largest |d_j| over a segment of
@@ -421,6 +464,15 @@ impl Simplex {
         self.x[q] += dir * t;
         let out = self.basis[r];
         self.x[out] = if rate(r) < 0.0 { self.lo[out] } else { self.hi[out] };
+        self.pivot(q, r, &alpha);
+        Some(t)
+    }
+
+    /// Column q replaces the basic column of row r (α = B⁻¹a_q); values already set.
+    fn pivot(&mut self, q: usize, r: usize, alpha: &DVector<f64>) {
+        let m = self.m;
+        let out = self.basis[r];
+        self.devex_update(q, r, alpha);
         self.pos[out] = usize::MAX;
         self.pos[q] = r;
         self.basis[r] = q;
@@ -434,7 +486,6 @@ impl Simplex {
             }
         }
         self.since_refactor += 1;
-        Some(t)
     }
 }
 
