@@ -299,7 +299,7 @@ impl Simplex {
                 self.devex_price()
             } else {
                 let pi = DVector::from_vec(self.duals_fast());
-                self.price(&pi, degenerate >= DEGENERATE_RUN)
+                self.price(&pi)
             };
             let Some((q, dq)) = priced else {
                 // Optimal for this phase: refactorise for accuracy, then re-check.
@@ -367,18 +367,16 @@ impl Simplex {
         self.devex_reset();
     }
 
-    /// Entering column and its reduced cost: Dantzig's largest |d_j| over a segment of
-    /// columns (partial pricing: the segments rotate, the first with an eligible column
-    /// wins, so every column is priced before optimality is declared); `shuffle` makes
-    /// the segment short and its start pseudo-random (against cycling).
-    fn price(&mut self, pi: &DVector<f64>, shuffle: bool) -> Option<(usize, f64)> {
+    /// Entering column and its reduced cost after a run of degenerate devex pivots:
+    /// Dantzig's largest |d_j| over a short segment of 64 columns starting at a
+    /// pseudo-random position (against cycling); the first segment with an eligible
+    /// column wins, and every column is priced before optimality is declared.
+    fn price(&mut self, pi: &DVector<f64>) -> Option<(usize, f64)> {
         let n = self.ncols();
-        let seg = if shuffle { 64.min(n) } else { (n / 8).max(1000).min(n) };
+        let seg = 64.min(n);
         let mut best: Option<(usize, f64)> = None;
-        if shuffle {
-            // A linear congruential step (Knuth's MMIX constants).
-            self.cursor = self.cursor.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407) >> 1;
-        }
+        // A linear congruential step (Knuth's MMIX constants).
+        self.cursor = self.cursor.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407) >> 1;
         let start = self.cursor % n.max(1);
         for k in 0..n {
             let j = (start + k) % n;
