@@ -188,6 +188,8 @@ pub(crate) fn solve(classes: &Classes, aug: &Aug) -> Option<CellSolution> {
     };
     let mut solver = DefaultSolver::new(&pm, &q, &am, &b, &cones, settings).ok()?;
     solver.solve();
+    // A reduced-accuracy cell solution is still a usable step of the walk: it is only a
+    // candidate, and KKT is decided by the certificate on the written network alone.
     if !matches!(solver.solution.status, SolverStatus::Solved | SolverStatus::AlmostSolved) {
         return None;
     }
