@@ -13,6 +13,7 @@
 
 use crate::data::Rng;
 use crate::net::Net;
+use super::node::dot;
 
 /// Settings of the attack; `Default` gives what the exact search uses.
 #[derive(Debug, Clone, PartialEq)]
@@ -101,9 +102,6 @@ fn norm(a: &[f64]) -> f64 {
     a.iter().map(|t| t * t).sum::<f64>().sqrt()
 }
 
-fn dot(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(p, q)| p * q).sum()
-}
 
 /// Shrinks a flipping δ by projected descent on spheres: on ‖δ‖ = ρ < ‖cur‖, descend
 /// f along the sphere; when a point with f ≤ 0 appears, pull it back to the boundary and

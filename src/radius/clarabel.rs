@@ -7,10 +7,8 @@ use clarabel::algebra::CscMatrix;
 use clarabel::solver::{DefaultSettingsBuilder, DefaultSolver, IPSolver, NonnegativeConeT, SolverStatus};
 
 use super::qp::{farkas_holds, QpStatus};
+use super::node::dot;
 
-fn dot(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
 
 /// Projection of `x0` onto `{z : A z ≤ c}` (rows of `a` are the normals) with Clarabel.
 /// Returns the status, the projection and the multipliers (`None` when Clarabel

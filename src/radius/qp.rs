@@ -24,6 +24,7 @@
 #![allow(clippy::neg_cmp_op_on_partial_ord)]
 
 pub use super::clarabel::{clarabel_project, dual_distance};
+use super::node::dot;
 
 /// Outcome of a projection. Only `Optimal` and `Infeasible` are verdicts; the other
 /// two say that the answer is approximate, and a caller may use only the dual bound of
@@ -105,10 +106,6 @@ pub struct DualActiveSet {
     /// `(a_iᵀδ − e_i)/‖a_i‖ > tol`.
     tol: f64,
     iterations: usize,
-}
-
-fn dot(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
 impl DualActiveSet {
