@@ -149,31 +149,27 @@ def main():
     print(f"eps2 relative difference: {abs(eps2 - rust['l2_eps'])/eps2:.3e}")
     lam_r = np.array(rust["l2_lambda"])
     print(f"lambda max abs difference (L2): {np.max(np.abs(lam_r - lam)):.3e} (max lambda {np.max(lam):.3e})")
-    if "linf_seconds" in rust:
-        ri = rust["linf_seconds"]
-        print(f"relucert Linf (rowgen):    {ri*1e3:9.3f} ms   epsinf = {rust['linf_eps']:.12e}")
-        print(f"ratio Linf (scipy HiGHS build+solve / relucert): {(t_build + t_lp)/ri:8.3f}x")
-        if "linf_cpu_seconds" in rust:
-            ci = rust["linf_cpu_seconds"]
-            print(f"CPU: HiGHS Linf build+solve {(CPU['build'] + CPU['lp'])*1e3:9.3f} ms, relucert {ci*1e3:9.3f} ms, ratio {(CPU['build'] + CPU['lp'])/ci:8.3f}x")
-        print(f"epsinf relative difference: {abs(epsinf - rust['linf_eps'])/epsinf:.3e}")
-        lr, li = np.array(rust["linf_lambda"]), lam_inf
-        top = max(np.max(lr), np.max(li))
-        same = set(np.nonzero(lr > 1e-7 * top)[0]) == set(np.nonzero(li > 1e-7 * top)[0])
-        print(f"Linf lambda support identical: {same}")
+    compare_lp(rust, "linf", "Linf (rowgen)", "Linf", "epsinf", epsinf, lam_inf, t_build + t_lp, CPU["build"] + CPU["lp"])
     print(f"linprog HiGHS (L1):        {t_lp1*1e3:9.3f} ms   eps1 = {eps1:.12e}")
-    if "l1_seconds" in rust:
-        r1 = rust["l1_seconds"]
-        print(f"relucert L1:               {r1*1e3:9.3f} ms   eps1 = {rust['l1_eps']:.12e}")
-        print(f"ratio L1 (scipy HiGHS build+solve / relucert): {(t_build + t_lp1)/r1:8.3f}x")
-        if "l1_cpu_seconds" in rust:
-            c1 = rust["l1_cpu_seconds"]
-            print(f"CPU: HiGHS L1 build+solve {(CPU['build'] + CPU['lp1'])*1e3:9.3f} ms, relucert {c1*1e3:9.3f} ms, ratio {(CPU['build'] + CPU['lp1'])/c1:8.3f}x")
-        print(f"eps1 relative difference: {abs(eps1 - rust['l1_eps'])/eps1:.3e}")
-        lr, l1x = np.array(rust["l1_lambda"]), res1.x[:m]
-        top = max(np.max(lr), np.max(l1x))
-        same = set(np.nonzero(lr > 1e-7 * top)[0]) == set(np.nonzero(l1x > 1e-7 * top)[0])
-        print(f"L1 lambda support identical: {same}")
+    compare_lp(rust, "l1", "L1", "L1", "eps1", eps1, res1.x[:m], t_build + t_lp1, CPU["build"] + CPU["lp1"])
+
+
+def compare_lp(rust, key, label, short, eps_name, eps, lam, t_highs, cpu_highs):
+    """Prints relucert's LP answer (`key` = linf or l1) beside HiGHS's: time, CPU and
+    wall ratios, ε difference and whether the supports of λ agree."""
+    if f"{key}_seconds" not in rust:
+        return
+    r = rust[f"{key}_seconds"]
+    print(f"relucert {label + ':':<17} {r*1e3:9.3f} ms   {eps_name} = {rust[key + '_eps']:.12e}")
+    print(f"ratio {short} (scipy HiGHS build+solve / relucert): {t_highs/r:8.3f}x")
+    if f"{key}_cpu_seconds" in rust:
+        c = rust[f"{key}_cpu_seconds"]
+        print(f"CPU: HiGHS {short} build+solve {cpu_highs*1e3:9.3f} ms, relucert {c*1e3:9.3f} ms, ratio {cpu_highs/c:8.3f}x")
+    print(f"{eps_name} relative difference: {abs(eps - rust[key + '_eps'])/eps:.3e}")
+    lr = np.array(rust[f"{key}_lambda"])
+    top = max(np.max(lr), np.max(lam))
+    same = set(np.nonzero(lr > 1e-7 * top)[0]) == set(np.nonzero(lam > 1e-7 * top)[0])
+    print(f"{short} lambda support identical: {same}")
 
 
 if __name__ == "__main__":
