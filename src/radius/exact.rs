@@ -42,6 +42,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::attack::{attack, AttackSettings};
+use super::ball::BallCert;
+use super::ball_search::largest_ball;
 use super::certify::{never_flips, Leaf};
 use super::node::{dot, Eval, Frame, Problem};
 use super::proof::{ProofKind, SampleProof};
@@ -109,6 +111,9 @@ struct Search<'a> {
     leaf_min: f64,
     /// The closed leaves, when a proof is recorded.
     leaves: Option<Vec<Leaf>>,
+    /// A checked ball certificate: no flipped point within `ball_r` (0 without one).
+    ball: Option<BallCert>,
+    ball_r: f64,
     store: Vec<Node>,
     heap: BinaryHeap<HeapItem>,
     /// `(seconds, lower, upper)` at each better incumbent.
@@ -133,6 +138,8 @@ impl<'a> Search<'a> {
             closed: 0,
             leaf_min: f64::INFINITY,
             leaves: settings.record_proof.then(Vec::new),
+            ball: None,
+            ball_r: 0.0,
             store: Vec::new(),
             heap: BinaryHeap::new(),
             history: Vec::new(),
@@ -280,15 +287,15 @@ impl<'a> Search<'a> {
     }
 
     /// The certified lower bound now: the smallest bound of the closed leaves and of
-    /// the open nodes.
+    /// the open nodes, or the ball certificate's radius when that is larger.
     fn lower_now(&self) -> f64 {
-        self.heap.peek().map_or(self.leaf_min, |h| self.leaf_min.min(h.0)).min(self.in_flight)
+        self.heap.peek().map_or(self.leaf_min, |h| self.leaf_min.min(h.0)).min(self.in_flight).max(self.ball_r)
     }
 
     /// Appends the current bracket to the history.
     fn record(&mut self) {
         let t = self.start.elapsed().as_secs_f64();
-        let lower = if self.store.is_empty() { 0.0 } else { self.lower_now() };
+        let lower = if self.store.is_empty() { self.ball_r } else { self.lower_now() };
         self.history.push((t, lower, self.ub));
     }
 
@@ -314,6 +321,11 @@ impl<'a> Search<'a> {
         self.push_node(Vec::new());
         while let Some(HeapItem(lb, _)) = self.heap.peek().map(|h| HeapItem(h.0, h.1)) {
             if lb >= self.ub * (1.0 - self.settings.rel_tol) {
+                self.close_queue();
+                return None;
+            }
+            if self.ub - self.lower_now() <= self.settings.exact_tol * self.ub {
+                // The ball certificate alone closes the bracket.
                 self.close_queue();
                 return None;
             }
@@ -362,7 +374,7 @@ pub(crate) fn search(net: &Net, x: &[f64], y: f64, settings: &RadiusSettings) ->
     let start = Instant::now();
     let prob = Problem::new(net, x, y);
     let margin = prob.margin_at(x);
-    let proof_of = |kind: ProofKind, leaves: Vec<Leaf>| settings.record_proof.then_some(SampleProof { index: 0, kind, exact_tol: settings.exact_tol, leaves });
+    let proof_of = |kind: ProofKind, leaves: Vec<Leaf>, ball: Option<BallCert>| settings.record_proof.then_some(SampleProof { index: 0, kind, exact_tol: settings.exact_tol, leaves, ball });
     let mut result = RadiusResult {
         outcome: RadiusOutcome::Exact,
         radius: 0.0,
@@ -381,7 +393,7 @@ pub(crate) fn search(net: &Net, x: &[f64], y: f64, settings: &RadiusSettings) ->
     };
     if margin <= 0.0 {
         result.outcome = RadiusOutcome::Misclassified;
-        result.proof = proof_of(ProofKind::Misclassified, Vec::new());
+        result.proof = proof_of(ProofKind::Misclassified, Vec::new(), None);
         return result;
     }
     if never_flips(&prob.cert) {
@@ -392,7 +404,7 @@ pub(crate) fn search(net: &Net, x: &[f64], y: f64, settings: &RadiusSettings) ->
         result.initial_lower = f64::INFINITY;
         result.witness = None;
         result.witness_margin = f64::NAN;
-        result.proof = proof_of(ProofKind::None, Vec::new());
+        result.proof = proof_of(ProofKind::None, Vec::new(), None);
         result.seconds = start.elapsed().as_secs_f64();
         return result;
     }
@@ -420,9 +432,18 @@ pub(crate) fn search(net: &Net, x: &[f64], y: f64, settings: &RadiusSettings) ->
         }
     }
     result.initial_upper = s.ub;
+    // The ball bound (docs/radius.md): at most a quarter of the time limit.
+    if settings.ball_bound && x.len() <= 400 {
+        let deadline = settings.time_limit.map(|t| start + t / 4);
+        if let Some(cert) = largest_ball(&s.prob.cert, s.ub, deadline) {
+            s.ball_r = cert.radius;
+            s.ball = Some(cert);
+            s.record();
+        }
+    }
     let stop = s.run(start);
     s.record();
-    let (ub, lower) = (s.ub, s.leaf_min);
+    let (ub, lower) = (s.ub, s.leaf_min.max(s.ball_r));
     result.regions = s.regions;
     result.closed = s.closed;
     result.upper = ub;
@@ -438,7 +459,7 @@ pub(crate) fn search(net: &Net, x: &[f64], y: f64, settings: &RadiusSettings) ->
         None => RadiusOutcome::Bracket { reason: BracketReason::Numerical },
     };
     result.history = std::mem::take(&mut s.history);
-    result.proof = proof_of(ProofKind::Tree, s.leaves.unwrap_or_default());
+    result.proof = proof_of(ProofKind::Tree, s.leaves.unwrap_or_default(), s.ball.take());
     result.seconds = start.elapsed().as_secs_f64();
     result
 }

@@ -25,13 +25,16 @@
 //!
 //! Files: [`settings`] (what a search may do), [`result`] (what it returns),
 //! [`exact`] (the search), `node` (one node's relaxation and QP), [`certify`] (the
-//! rigorous bounds of a leaf), [`range`] (relaxed neurons' ranges cut by a node's
+//! rigorous bounds of a leaf), [`ball`] (the ball certificate, a lower bound from one
+//! quadratic minorant) and `ball_search` (finding one), [`range`] (relaxed neurons' ranges cut by a node's
 //! signs), [`proof`] (the proof file and `verify_radius`), [`qp`] (the projections),
 //! [`ray`] (exact analysis along a ray), [`mod@fig1`], [`report`] (the `radius`
 //! report), [`mod@theorem41`], and [`reference`] (a brute-force reference for tests and
 //! benchmarks).
 
 pub mod attack;
+pub mod ball;
+mod ball_search;
 pub mod certify;
 mod clarabel;
 pub mod exact;
@@ -53,6 +56,7 @@ use thiserror::Error;
 use crate::net::{Net, NetError};
 use ray::Ray;
 
+pub use ball::{check_ball_cert, BallCert, BallError};
 pub use certify::{Cut, Leaf, LeafError};
 pub use range::Range;
 pub use fig1::{fig1, Fig1Result};

@@ -10,7 +10,8 @@
 //! 2. each leaf proves its bound: its fixed neurons are stable in its ball, and its
 //!    multipliers give a dual value of at least `½ bound²` after every rounding error
 //!    is bounded (module [`super::certify`]);
-//! 3. the report's `lower` is at most the smallest leaf bound, and its witness flips
+//! 3. the report's `lower` is at most the smallest leaf bound or, when the proof has
+//!    one, the radius of its ball certificate (checked by [`super::ball`]), and its witness flips
 //!    (`y·N ≤ 0` by the plain f64 forward pass) at a distance of at most `upper`;
 //! 4. a sample reported exact has `lower ≤ upper` and `upper − lower ≤ exact_tol·upper`.
 
@@ -20,6 +21,7 @@
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use super::ball::{check_ball, BallCert};
 use super::certify::{check_leaf, distance_up, down, gamma, never_flips, Leaf, Sample};
 use super::report::SampleOutcome;
 use crate::data::Dataset;
@@ -52,6 +54,10 @@ pub struct SampleProof {
     pub exact_tol: f64,
     /// The tree's leaves (empty unless `kind` is `tree`).
     pub leaves: Vec<Leaf>,
+    /// A ball certificate ([`super::ball`]): no flipped point within its radius. The
+    /// reported lower bound may rest on it instead of the leaves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ball: Option<BallCert>,
 }
 
 /// A `radius --proof` file.
@@ -158,8 +164,12 @@ pub fn verify_radius(net: &Net, data: &Dataset, report: &[ReportedSample], proof
                     min_bound = min_bound.min(leaf.bound);
                 }
                 cover(&p.leaves, &(0..p.leaves.len()).collect::<Vec<_>>(), 0, &mut Vec::new()).map_err(|e| fail(i, None, e))?;
+                if let Some(ball) = &p.ball {
+                    check_ball(&sample, ball).map_err(|e| fail(i, None, format!("ball certificate: {e}")))?;
+                    min_bound = min_bound.max(ball.radius);
+                }
                 if !(lower <= min_bound) {
-                    return Err(fail(i, None, format!("reported lower bound {lower:e} exceeds the smallest leaf bound {min_bound:e}")));
+                    return Err(fail(i, None, format!("reported lower bound {lower:e} exceeds the smallest leaf bound {min_bound:e} (and the ball's radius)")));
                 }
                 summary.leaves += p.leaves.len();
             }

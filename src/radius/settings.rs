@@ -60,6 +60,11 @@ pub struct RadiusSettings {
     /// Tighten each relaxed neuron's range by the node's branching signs (the ball cut
     /// by half-spaces, docs/radius.md); false uses the ball's ranges alone. Default true.
     pub tighten_ranges: bool,
+    /// Before branching, look for the largest ball around x that one quadratic minorant
+    /// of the margin proves free of flipped points (docs/radius.md, "The ball bound");
+    /// its radius is a lower bound besides the tree's. Skipped when `d > 400` (one
+    /// eigen-decomposition of a d × d matrix per iteration). Default true.
+    pub ball_bound: bool,
     /// Threads that evaluate a batch of nodes: 1 sequential, 0 rayon's default, n a
     /// pool of n. The answer and bracket do not depend on it (docs/radius.md).
     /// Default 1.
@@ -82,6 +87,7 @@ impl Default for RadiusSettings {
             heuristic_every: 8,
             backend: QpBackend::DualActiveSet,
             tighten_ranges: true,
+            ball_bound: true,
             threads: 1,
         }
     }
