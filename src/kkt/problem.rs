@@ -7,6 +7,8 @@
 //! (the fixed pattern); column of μ_t: g_t, which has the blocks
 //! `∂w_j = y_a v_j x_a`, `∂b_j = y_a v_j` and nothing else.
 
+use faer::linalg::matmul::matmul;
+use faer::{Accum, MatMut, MatRef, Par};
 use nalgebra::{DMatrix, DVector};
 
 use crate::data::Dataset;
@@ -174,12 +176,17 @@ impl Problem {
         for (t, &(a, j)) in self.amb.iter().enumerate() {
             cm[(a, j)] += self.y[a] * z[ns + t];
         }
-        let wsum = cm.transpose() * &self.xs; // k×d, before the v_j factor
         let params = k * d + k + if self.bias { k } else { 0 };
         let mut r = DVector::zeros(params);
-        for j in 0..k {
-            for c in 0..d {
-                r[j * d + c] = self.v[j] * wsum[(j, c)];
+        // The weight block, r[j·d + c] = v_j (Cᵀ X)_jc, is the d×k column-major matrix
+        // Xᵀ C: written in place, with no k×d temporary.
+        let block = &mut r.as_mut_slice()[..k * d];
+        let xs = MatRef::from_column_major_slice(self.xs.as_slice(), ns, d);
+        let c = MatRef::from_column_major_slice(cm.as_slice(), ns, k);
+        matmul(MatMut::from_column_major_slice_mut(block, d, k), Accum::Replace, xs.transpose(), c, 1.0, Par::Seq);
+        if d > 0 {
+            for (col, &vj) in block.chunks_exact_mut(d).zip(&self.v) {
+                col.iter_mut().for_each(|x| *x *= vj);
             }
         }
         let mut off = k * d;
