@@ -164,7 +164,9 @@ impl Problem {
     /// The explicit residual θ̂ − Σ λ_a h_a(s) with μ as given, in the layout of
     /// [`Net::flatten`]. Costs one k×ns by ns×d product; no object of size k·d·m.
     pub fn residual(&self, hat: &Net, z: &[f64]) -> DVector<f64> {
-        hat.flatten() - self.apply(z)
+        let mut r = self.apply(z);
+        hat.for_each_param(|i, t| r[i] = t - r[i]);
+        r
     }
 
     /// A z = Σ λ_a h_a(s) + Σ μ_t g_t for any z (signs unrestricted), in the layout of
