@@ -68,16 +68,25 @@ const PIVOT_REL: f64 = 1e-9;
 /// Degenerate pivots in a row before the randomised pricing takes over.
 const DEGENERATE_RUN: usize = 50;
 
+/// How a column is held (after scaling to unit norm).
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Col {
+    /// Stored vector s.
+    Stored(usize),
+    /// Stored vector s with every entry negated except the one of `mirror_row` (the two
+    /// dual columns y⁺, y⁻ of one L∞ row share a vector).
+    Mirror(usize),
+    /// u·e_i (u = ±1): bound columns and artificials, never stored.
+    Unit(usize, f64),
+}
+
 /// The LP and its current basis.
 pub(crate) struct Simplex {
     m: usize,
     /// Stored column vectors, column-major: vector s is `a[s*m..(s+1)*m]`.
     a: Vec<f64>,
-    /// The stored vector of each column.
-    src: Vec<usize>,
-    /// Whether a column is the mirror of its stored vector: every entry negated except
-    /// the one of `mirror_row` (the two dual columns y⁺, y⁻ of one L∞ row share a vector).
-    mirror: Vec<bool>,
+    /// What each column is.
+    kind: Vec<Col>,
     /// The equation a mirror keeps (usize::MAX while no mirror exists).
     mirror_row: usize,
     cost: Vec<f64>,
@@ -116,8 +125,7 @@ impl Simplex {
         Simplex {
             m,
             a: Vec::new(),
-            src: Vec::new(),
-            mirror: Vec::new(),
+            kind: Vec::new(),
             mirror_row: usize::MAX,
             cost: Vec::new(),
             lo: Vec::new(),
@@ -154,8 +162,8 @@ impl Simplex {
     /// bounds scaled inversely), which leaves the multipliers π unchanged and makes
     /// the pricing rules compare edges on one scale.
     pub fn add_column(&mut self, col: &[f64], cost: f64, lo: f64, hi: f64, value: f64) -> usize {
-        let sc = self.store(col, value);
-        self.push_scaled(cost, lo, hi, value, sc, false)
+        let (kind, sc) = self.store(col, value);
+        self.push_scaled(kind, cost, lo, hi, value, sc)
     }
 
     /// Adds the column `col` and its mirror (`col` with every entry negated except the
@@ -166,39 +174,48 @@ impl Simplex {
     pub fn add_mirrored_pair(&mut self, col: &[f64], row: usize, costs: (f64, f64), lo: f64, hi: f64, value: f64) -> usize {
         assert!(self.mirror_row == usize::MAX || self.mirror_row == row, "one mirror row per LP");
         self.mirror_row = row;
-        let sc = self.store(col, value);
+        let (kind, sc) = self.store(col, value);
         for (r, (i, &c)) in self.rhs.iter_mut().zip(col.iter().enumerate()) {
             *r += if i == row { value * c } else { -value * c };
         }
-        let j = self.push_scaled(costs.0, lo, hi, value, sc, false);
-        self.push_scaled(costs.1, lo, hi, value, sc, true);
+        let mirror = match kind {
+            Col::Stored(s) | Col::Mirror(s) => Col::Mirror(s),
+            Col::Unit(i, u) => Col::Unit(i, if i == row { u } else { -u }),
+        };
+        let j = self.push_scaled(kind, costs.0, lo, hi, value, sc);
+        self.push_scaled(mirror, costs.1, lo, hi, value, sc);
         j
     }
 
-    /// Stores `col` scaled to unit norm, moving its contribution at `value` out of the
-    /// right-hand side; returns the scale.
-    fn store(&mut self, col: &[f64], value: f64) -> f64 {
+    /// Stores `col` scaled to unit norm (a column with one nonzero as a unit column,
+    /// not stored), moving its contribution at `value` out of the right-hand side;
+    /// returns how it is held and the scale.
+    fn store(&mut self, col: &[f64], value: f64) -> (Col, f64) {
         debug_assert_eq!(col.len(), self.m);
         for (r, &c) in self.rhs.iter_mut().zip(col) {
             *r += value * c;
         }
+        let mut nz = col.iter().enumerate().filter(|(_, &c)| c != 0.0);
+        if let (Some((i, &c)), None) = (nz.next(), nz.next()) {
+            if c.is_finite() {
+                return (Col::Unit(i, c.signum()), c.abs());
+            }
+        }
         let norm = col.iter().map(|c| c * c).sum::<f64>().sqrt();
         let sc = if norm > 0.0 && norm.is_finite() { norm } else { 1.0 };
         self.a.extend(col.iter().map(|c| c / sc));
-        sc
+        (Col::Stored(self.a.len() / self.m - 1), sc)
     }
 
-    /// A column on the last stored vector, with cost and bounds scaled by `sc`.
-    fn push_scaled(&mut self, cost: f64, lo: f64, hi: f64, value: f64, sc: f64, mirror: bool) -> usize {
-        let j = self.push(self.a.len() / self.m.max(1) - 1, mirror, cost / sc, lo * sc, hi * sc, value * sc, false);
+    /// A column held as `kind`, with cost and bounds scaled by `sc`.
+    fn push_scaled(&mut self, kind: Col, cost: f64, lo: f64, hi: f64, value: f64, sc: f64) -> usize {
+        let j = self.push(kind, cost / sc, lo * sc, hi * sc, value * sc, false);
         self.scale.push(sc);
         j
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn push(&mut self, src: usize, mirror: bool, cost: f64, lo: f64, hi: f64, value: f64, art: bool) -> usize {
-        self.src.push(src);
-        self.mirror.push(mirror);
+    fn push(&mut self, kind: Col, cost: f64, lo: f64, hi: f64, value: f64, art: bool) -> usize {
+        self.kind.push(kind);
         self.cost.push(cost);
         self.lo.push(lo);
         self.hi.push(hi);
@@ -246,18 +263,15 @@ impl Simplex {
         let m = self.m;
         let mut slack = vec![usize::MAX; m];
         for j in 0..self.ncols() {
-            if self.mirror[j] || self.lo[j] != 0.0 || self.hi[j] != f64::INFINITY || self.x[j] != 0.0 {
+            if self.lo[j] != 0.0 || self.hi[j] != f64::INFINITY || self.x[j] != 0.0 {
                 continue;
             }
-            let col = self.stored(j);
-            let mut nz = col.iter().enumerate().filter(|(_, &v)| v != 0.0);
-            if let (Some((i, &v)), None) = (nz.next(), nz.next()) {
-                if v == 1.0 && r[i] >= 0.0 && slack[i] == usize::MAX {
+            if let Col::Unit(i, u) = self.kind[j] {
+                if u == 1.0 && r[i] >= 0.0 && slack[i] == usize::MAX {
                     slack[i] = j;
                 }
             }
         }
-        let mut unit = vec![0.0; m];
         self.basis = Vec::with_capacity(m);
         self.binv = Mat::zeros(m, m);
         for i in 0..m {
@@ -266,11 +280,8 @@ impl Simplex {
                 (slack[i], 1.0)
             } else {
                 let s = if r[i] < 0.0 { -1.0 } else { 1.0 };
-                unit[i] = s;
-                self.a.extend_from_slice(&unit);
-                let j = self.push(self.a.len() / m - 1, false, 0.0, 0.0, f64::INFINITY, r[i].abs(), true);
+                let j = self.push(Col::Unit(i, s), 0.0, 0.0, f64::INFINITY, r[i].abs(), true);
                 self.scale.push(1.0);
-                unit[i] = 0.0;
                 (j, s)
             };
             self.pos[j] = i;

@@ -1,14 +1,15 @@
 //! Column access for [`Simplex`] (docs/kkt.md, "LP norms"): columns live as stored
 //! vectors, one per column or one per mirrored pair (the L∞ dual columns y⁺_p and y⁻_p
 //! of a parameter row differ only in the sign of every entry but the t equation), and
-//! every dot product with a column goes through one vectorisable kernel. The loops
-//! over all columns (the pivot row, the reduced costs) compute one dot product per
-//! stored vector and derive the mirror's from it.
+//! columns with one nonzero (the bound columns, the artificials) are not stored at all;
+//! every dot product with a stored column goes through one vectorisable kernel. The
+//! loops over all columns (the pivot row, the reduced costs) compute one product of
+//! the stored vectors with a vector and derive the mirrors' and units' entries.
 
 use faer::linalg::matmul::matmul;
 use faer::{Accum, MatMut, MatRef, Par};
 
-use super::Simplex;
+use super::{Col, Simplex};
 
 /// `Σ a_i b_i` with eight partial sums, so that the compiler can vectorise it (a
 /// single running sum is one dependent add per entry); the order is fixed, so the
@@ -30,51 +31,60 @@ pub(super) fn dot(a: &[f64], b: &[f64]) -> f64 {
 }
 
 impl Simplex {
-    /// The stored vector of column j (the column itself unless j is a mirror).
-    pub(super) fn stored(&self, j: usize) -> &[f64] {
-        let s = self.src[j];
+    /// Stored vector s.
+    fn vector(&self, s: usize) -> &[f64] {
         &self.a[s * self.m..(s + 1) * self.m]
     }
 
-    /// The mirror's dot product from its stored vector's: −d + 2 a_r v_r.
-    fn mirrored(&self, j: usize, d: f64, v: &[f64]) -> f64 {
+    /// The mirror's dot product from its stored vector's d: −d + 2 a_r v_r.
+    fn mirrored(&self, s: usize, d: f64, v: &[f64]) -> f64 {
         let r = self.mirror_row;
-        -d + 2.0 * self.stored(j)[r] * v[r]
+        -d + 2.0 * self.vector(s)[r] * v[r]
     }
 
     /// a_jᵀ v.
     pub(super) fn col_dot(&self, j: usize, v: &[f64]) -> f64 {
-        let d = dot(self.stored(j), v);
-        if self.mirror[j] {
-            self.mirrored(j, d, v)
-        } else {
-            d
+        match self.kind[j] {
+            Col::Stored(s) => dot(self.vector(s), v),
+            Col::Mirror(s) => self.mirrored(s, dot(self.vector(s), v), v),
+            Col::Unit(i, u) => u * v[i],
         }
     }
 
     /// Writes column j into `out`.
     pub(super) fn col_into(&self, j: usize, out: &mut [f64]) {
-        out.copy_from_slice(self.stored(j));
-        if self.mirror[j] {
-            let r = self.mirror_row;
-            for (i, o) in out.iter_mut().enumerate() {
-                if i != r {
-                    *o = -*o;
+        match self.kind[j] {
+            Col::Stored(s) => out.copy_from_slice(self.vector(s)),
+            Col::Mirror(s) => {
+                let r = self.mirror_row;
+                for (i, (o, &c)) in out.iter_mut().zip(self.vector(s)).enumerate() {
+                    *o = if i == r { c } else { -c };
                 }
+            }
+            Col::Unit(i, u) => {
+                out.fill(0.0);
+                out[i] = u;
             }
         }
     }
 
     /// `out += f · a_j`.
     pub(super) fn col_axpy(&self, j: usize, f: f64, out: &mut [f64]) {
-        let (r, neg) = (self.mirror_row, self.mirror[j]);
-        for (i, (o, &c)) in out.iter_mut().zip(self.stored(j)).enumerate() {
-            *o += if neg && i != r { -f * c } else { f * c };
+        match self.kind[j] {
+            Col::Stored(s) => out.iter_mut().zip(self.vector(s)).for_each(|(o, &c)| *o += f * c),
+            Col::Mirror(s) => {
+                let r = self.mirror_row;
+                for (i, (o, &c)) in out.iter_mut().zip(self.vector(s)).enumerate() {
+                    *o += if i == r { f * c } else { -f * c };
+                }
+            }
+            Col::Unit(i, u) => out[i] += f * u,
         }
     }
 
     /// `self.dots[j] = a_jᵀ v` for every column with `need(j)` (others untouched): one
-    /// product of the stored vectors with v (faer's, vectorised), the mirrors' derived.
+    /// product of the stored vectors with v (faer's, vectorised), the mirrors' and the
+    /// unit columns' derived.
     pub(super) fn dots_into(&mut self, v: &[f64], need: impl Fn(&Simplex, usize) -> bool) {
         let m = self.m;
         let nstored = self.a.len().checked_div(m).unwrap_or(0);
@@ -92,8 +102,11 @@ impl Simplex {
         dots.resize(self.ncols(), 0.0);
         for (j, out) in dots.iter_mut().enumerate() {
             if need(self, j) {
-                let d = stored[self.src[j]];
-                *out = if self.mirror[j] { self.mirrored(j, d, v) } else { d };
+                *out = match self.kind[j] {
+                    Col::Stored(s) => stored[s],
+                    Col::Mirror(s) => self.mirrored(s, stored[s], v),
+                    Col::Unit(i, u) => u * v[i],
+                };
             }
         }
         self.dots = dots;

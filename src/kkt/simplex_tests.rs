@@ -22,7 +22,17 @@ struct Random {
 
 fn random_lp(m: usize, n: usize, seed: u64) -> Random {
     let mut rng = crate::data::Rng::seed_from_u64(seed);
-    let cols: Vec<Vec<f64>> = (0..n).map(|_| (0..m).map(|_| rng.normal()).collect()).collect();
+    // Every fifth column has one nonzero (held as a unit column, not stored).
+    let cols: Vec<Vec<f64>> = (0..n)
+        .map(|j| {
+            let col: Vec<f64> = (0..m).map(|_| rng.normal()).collect();
+            if j % 5 == 4 {
+                (0..m).map(|i| if i == j % m { col[i] } else { 0.0 }).collect()
+            } else {
+                col
+            }
+        })
+        .collect();
     let cost: Vec<f64> = (0..n).map(|_| rng.normal()).collect();
     let lo: Vec<f64> = (0..n).map(|j| if j % 2 == 0 { 0.0 } else { -1.0 }).collect();
     let hi: Vec<f64> = (0..n).map(|j| if j % 3 == 0 { 5.0 } else { 1.0 }).collect();
