@@ -224,7 +224,8 @@ pub(crate) fn solve(p: &Problem, hat: &Net, norm: Norm, starts: &[Vec<f64>], max
     // the trained (100, 1000, 100) net (BENCHMARKS.md, "KKT at the LP scale").
     let seed = (n / 10 + 3).max(64);
     let batch = if linf { n / 4 + 2 } else { n + 2 }.max(32);
-    let seed_rows = if linf { best_k(r0.iter().map(|r| r.abs()).enumerate(), seed) } else { best_k(r0.iter().map(|r| -r.abs()).enumerate(), seed) };
+    let toward = if linf { 1.0 } else { -1.0 };
+    let seed_rows = best_k(r0.iter().map(|r| toward * r.abs()).enumerate(), seed);
     let negative: Vec<bool> = r0.iter().map(|&r| r < 0.0).collect();
     drop(r0);
     let sign_of = |i: usize| if negative[i] { -1.0 } else { 1.0 };
