@@ -14,6 +14,15 @@ use nalgebra::{DMatrix, DVector};
 use crate::data::Dataset;
 use crate::net::{Activation, Net};
 
+/// M Mᵀ, without forming Mᵀ.
+fn outer(m: &DMatrix<f64>) -> DMatrix<f64> {
+    let (r, c) = m.shape();
+    let mut out = DMatrix::zeros(r, r);
+    let view = MatRef::from_column_major_slice(m.as_slice(), r, c);
+    matmul(MatMut::from_column_major_slice_mut(out.as_mut_slice(), r, r), Accum::Replace, view, view.transpose(), 1.0, Par::Seq);
+    out
+}
+
 /// One KKT problem at a fixed τ.
 pub(crate) struct Problem {
     /// Support samples (indices into the dataset), ascending.
@@ -57,18 +66,32 @@ impl Problem {
             .filter(|&(a, j)| pattern[a * k + j] == Activation::Ambiguous)
             .collect();
         let bias = hat.has_bias();
-        let mut xg = sub.x() * sub.x().transpose();
+        let mut xg = outer(sub.x());
         if bias {
             xg.add_scalar_mut(1.0);
         }
         let v: Vec<f64> = hat.v().iter().copied().collect();
         let y: Vec<f64> = sub.y().iter().copied().collect();
-        // K_ab = y_a y_b [ (O O^T)_ab · xg_ab + (Σ Σ^T)_ab ], O_aj = on_aj · v_j.
-        let o = DMatrix::from_fn(ns, k, |a, j| if on[a * k + j] { v[j] } else { 0.0 });
-        let oo = &o * o.transpose();
-        let ss = &sig * sig.transpose();
-        let kmat = DMatrix::from_fn(ns, ns, |a, b| y[a] * y[b] * (oo[(a, b)] * xg[(a, b)] + ss[(a, b)]));
+        // K_ab = y_a y_b [ (O O^T)_ab · xg_ab + (Σ Σ^T)_ab ], O_aj = on_aj · v_j, built in
+        // place so that at most two ns-sized temporaries are alive at once.
+        let mut kmat = outer(&DMatrix::from_fn(ns, k, |a, j| if on[a * k + j] { v[j] } else { 0.0 }));
+        let ss = outer(&sig);
+        for b in 0..ns {
+            for a in 0..ns {
+                kmat[(a, b)] = y[a] * y[b] * (kmat[(a, b)] * xg[(a, b)] + ss[(a, b)]);
+            }
+        }
+        drop(ss);
         Problem { support: support.to_vec(), y, xs: sub.x().clone(), v, bias, on, sig, u, amb, xg, kmat, k }
+    }
+
+    /// Frees what only the L2 solvers use (K, the x-Gram and the pre-activations: three
+    /// ns-sized matrices), for an LP solve once its L2 start is computed; [`Self::gram`],
+    /// [`Self::linear_term`] and the L2 solvers must not be called afterwards.
+    pub fn release_l2_data(&mut self) {
+        self.kmat = DMatrix::zeros(0, 0);
+        self.xg = DMatrix::zeros(0, 0);
+        self.u = DMatrix::zeros(0, 0);
     }
 
     /// Number of λ variables.
