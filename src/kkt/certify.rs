@@ -106,8 +106,9 @@ pub fn certify(net: &Net, data: &Dataset, settings: &KktSettings) -> Result<KktR
         };
         return Err(KktError::EmptySupport { limit });
     }
-    let theta = hat.flatten();
-    let theta_norm = settings.norm.of(&theta);
+    // θ̂ itself is not kept: a P-vector for the whole certificate (the LP generation
+    // flattens its own).
+    let theta_norm = settings.norm.of(&hat.flatten());
     let main = solve_at(&hat, data, &support, settings.tau, settings, None, None)?;
     let p = &main.problem;
     let ns = p.ns();
