@@ -178,16 +178,27 @@ impl Net {
 
     /// θ as one vector in the order `(w_1, …, w_k, b, v)`.
     pub fn flatten(&self) -> DVector<f64> {
-        let (k, d) = self.w.shape();
         let mut out = Vec::with_capacity(self.param_count());
+        self.for_each_param(|_, t| out.push(t));
+        DVector::from_vec(out)
+    }
+
+    /// Calls `f(index, θ_index)` for every parameter in [`Net::flatten`]'s order,
+    /// without allocating θ.
+    pub(crate) fn for_each_param(&self, mut f: impl FnMut(usize, f64)) {
+        let (k, d) = self.w.shape();
+        let mut i = 0;
+        let mut put = |t: f64| {
+            f(i, t);
+            i += 1;
+        };
         for j in 0..k {
-            out.extend((0..d).map(|c| self.w[(j, c)]));
+            (0..d).for_each(|c| put(self.w[(j, c)]));
         }
         if let Some(b) = &self.b {
-            out.extend(b.iter());
+            b.iter().for_each(|&t| put(t));
         }
-        out.extend(self.v.iter());
-        DVector::from_vec(out)
+        self.v.iter().for_each(|&t| put(t));
     }
 
     /// The network of the same shape (width, dimension, bias or not) with the parameters

@@ -46,7 +46,7 @@ fn solve_at(
         Sizes { ns: support.len(), k: hat.width(), d: hat.dim(), params: hat.param_count(), amb: 0 },
     );
     memory::check("KKT problem", pattern_bytes, s.max_memory)?;
-    let p = Problem::new(hat, data, support, tau);
+    let mut p = Problem::new(hat, data, support, tau);
     if p.amb.len() > s.max_ambiguous {
         return Err(KktError::TooManyAmbiguous { pairs: p.amb.len(), tau, limit: s.max_ambiguous });
     }
@@ -65,6 +65,7 @@ fn solve_at(
         (norm, LpMethod::Generation) => {
             let (mut z0, _, st) = l2::solve(&p, hat, s, warm)?;
             p.project(&mut z0);
+            p.release_l2_data();
             let mut starts = vec![z0];
             if let Some((prev, z)) = carry {
                 starts.push(p.carry(prev, z));
@@ -105,8 +106,9 @@ pub fn certify(net: &Net, data: &Dataset, settings: &KktSettings) -> Result<KktR
         };
         return Err(KktError::EmptySupport { limit });
     }
-    let theta = hat.flatten();
-    let theta_norm = settings.norm.of(&theta);
+    // θ̂ itself is not kept: a P-vector for the whole certificate (the LP generation
+    // flattens its own).
+    let theta_norm = settings.norm.of(&hat.flatten());
     let main = solve_at(&hat, data, &support, settings.tau, settings, None, None)?;
     let p = &main.problem;
     let ns = p.ns();

@@ -24,6 +24,8 @@
 //! If the simplex fails or the loop does not close within its round limit or time, the
 //! status says so and ε is the best upper bound found, not a certificate of minimality.
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::time::{Duration, Instant};
 
 use nalgebra::{DMatrix, DVector};
@@ -123,12 +125,30 @@ impl<'a> Rows<'a> {
     }
 }
 
-fn sign(x: f64) -> f64 {
-    if x < 0.0 {
-        -1.0
-    } else {
-        1.0
+/// The indices of the `k` largest scores, largest first (ties: the smaller index
+/// first), by a bounded heap: O(P log k) time and O(k) memory for P candidates.
+fn best_k(scored: impl Iterator<Item = (usize, f64)>, k: usize) -> Vec<usize> {
+    // An unsigned key in the order of f64::total_cmp, then the smaller index first.
+    let key = |s: f64, i: usize| {
+        let b = s.to_bits();
+        (if b >> 63 == 1 { !b } else { b | 1 << 63 }, Reverse(i))
+    };
+    if k == 0 {
+        return Vec::new();
     }
+    // A min-heap of the best k so far: its top is the worst kept.
+    let mut heap = BinaryHeap::with_capacity(k + 1);
+    for (i, s) in scored {
+        let c = key(s, i);
+        if heap.len() < k {
+            heap.push(Reverse(c));
+        } else if heap.peek().is_some_and(|Reverse(w)| c > *w) {
+            heap.pop();
+            heap.push(Reverse(c));
+        }
+    }
+    // Ascending order of Reverse is descending order of the key: best first.
+    heap.into_sorted_vec().into_iter().map(|Reverse((_, Reverse(i)))| i).collect()
 }
 
 /// The dual simplex problem and the bookkeeping of the rows that are its columns.
@@ -157,11 +177,7 @@ impl Master<'_> {
         let c = self.cs * theta;
         if self.linf {
             self.col[self.n] = 1.0;
-            self.lp.add_column(&self.col, c, 0.0, f64::INFINITY, 0.0);
-            for v in &mut self.col[..self.n] {
-                *v = -*v;
-            }
-            self.lp.add_column(&self.col, -c, 0.0, f64::INFINITY, 0.0);
+            self.lp.add_mirrored_pair(&self.col, self.n, (c, -c), 0.0, f64::INFINITY, 0.0);
         } else {
             self.lp.add_column(&self.col, c, -1.0, 1.0, s);
             self.constant -= c * s;
@@ -202,16 +218,17 @@ pub(crate) fn solve(p: &Problem, hat: &Net, norm: Norm, starts: &[Vec<f64>], max
         // bound 0 (an exact KKT point): no master is needed.
         return GenOutcome { z: best.0, status: SolveStatus::Optimal, rounds: 0, pivots: 0, working_set: 0, final_gap: best.1 };
     }
-    // Seed: the largest (L∞) or smallest (L1) residual entries.
-    let mut order: Vec<usize> = (0..nparams).collect();
-    if linf {
-        order.sort_by(|&a, &b| r0[b].abs().total_cmp(&r0[a].abs()));
-    } else {
-        order.sort_by(|&a, &b| r0[a].abs().total_cmp(&r0[b].abs()));
-    }
-    let seed = nparams.min((3 * n + 3).max(64));
-    let batch = (2 * n + 2).max(32);
-    let signs: Vec<f64> = r0.iter().map(|&r| sign(r)).collect();
+    // Seed: the largest (L∞) or smallest (L1) residual entries. Small seeds and
+    // batches: the first masters only have to produce a z whose residual points at
+    // the rows that matter; L1 takes larger batches, which saved rounds and pivots on
+    // the trained (100, 1000, 100) net (BENCHMARKS.md, "KKT at the LP scale").
+    let seed = (n / 10 + 3).max(64);
+    let batch = if linf { n / 4 + 2 } else { n + 2 }.max(32);
+    let toward = if linf { 1.0 } else { -1.0 };
+    let seed_rows = best_k(r0.iter().map(|r| toward * r.abs()).enumerate(), seed);
+    let negative: Vec<bool> = r0.iter().map(|&r| r < 0.0).collect();
+    drop(r0);
+    let sign_of = |i: usize| if negative[i] { -1.0 } else { 1.0 };
     let rows = Rows::new(p, hat.dim());
     let neq = n + usize::from(linf);
     let (rhs, constant) = if linf {
@@ -219,7 +236,7 @@ pub(crate) fn solve(p: &Problem, hat: &Net, norm: Norm, starts: &[Vec<f64>], max
         e[n] = 1.0;
         (e, 0.0)
     } else {
-        let s = DVector::from_column_slice(&signs);
+        let s = DVector::from_fn(nparams, |i, _| sign_of(i));
         (rows.transpose_times(&s).iter().map(|v| -v).collect(), cs * s.dot(&theta))
     };
     let mut m = Master { rows, lp: Simplex::new(rhs), linf, n, cs, constant, buf: Vec::new(), col: vec![0.0; neq] };
@@ -239,10 +256,10 @@ pub(crate) fn solve(p: &Problem, hat: &Net, norm: Norm, starts: &[Vec<f64>], max
     }
     let mut in_w = vec![false; nparams];
     let mut wsize = 0;
-    for &i in &order[..seed] {
+    for i in seed_rows {
         in_w[i] = true;
         wsize += 1;
-        m.add_row(i, theta[i], signs[i]);
+        m.add_row(i, theta[i], sign_of(i));
     }
     let mut rounds = 0;
     let mut final_gap = f64::INFINITY;
@@ -260,13 +277,16 @@ pub(crate) fn solve(p: &Problem, hat: &Net, norm: Norm, starts: &[Vec<f64>], max
         let mut z: Vec<f64> = pi[..n].iter().map(|v| v / cs).collect();
         // Reduced costs of the rows outside W, up to the factor cs: the residual at z in
         // phase 2, −A π in phase 1.
-        let priced: DVector<f64> = match outcome {
-            Outcome::Optimal => p.residual(hat, &z),
-            Outcome::Infeasible if !linf => -p.apply(&pi[..n]),
+        let priced: Option<DVector<f64>> = match outcome {
+            // L∞ prices with the residual of the projected z below.
+            Outcome::Optimal if linf => None,
+            Outcome::Optimal => Some(p.residual(hat, &z)),
+            Outcome::Infeasible if !linf => Some(-p.apply(&pi[..n])),
             Outcome::Limit => break not_closed(format!("the simplex stopped at its iteration or time limit (gap {final_gap:e})")),
             other => break not_closed(format!("the master simplex ended {other:?}")),
         };
-        let mut viol: Vec<(usize, f64)> = Vec::new();
+        // The `batch` most violated rows outside W (selected, never a P-sized list).
+        let mut viol = Vec::new();
         if outcome == Outcome::Optimal {
             let lower = m.value();
             p.project(&mut z);
@@ -280,20 +300,19 @@ pub(crate) fn solve(p: &Problem, hat: &Net, norm: Norm, starts: &[Vec<f64>], max
                 break SolveStatus::Optimal;
             }
             if linf {
-                viol.extend((0..nparams).filter(|&i| !in_w[i] && r[i].abs() > lower + tol).map(|i| (i, r[i].abs())));
+                viol = best_k((0..nparams).filter(|&i| !in_w[i] && r[i].abs() > lower + tol).map(|i| (i, r[i].abs())), batch);
             }
         }
-        if !linf {
-            viol.extend((0..nparams).filter(|&i| !in_w[i] && priced[i] * signs[i] < 0.0).map(|i| (i, priced[i].abs())));
+        if let Some(priced) = priced {
+            viol = best_k((0..nparams).filter(|&i| !in_w[i] && priced[i] * sign_of(i) < 0.0).map(|i| (i, priced[i].abs())), batch);
         }
         if viol.is_empty() {
             break not_closed(format!("the master is not accurate enough to close the gap {final_gap:e}"));
         }
-        viol.sort_by(|a, b| b.1.total_cmp(&a.1));
-        for &(i, _) in viol.iter().take(batch) {
+        for i in viol {
             in_w[i] = true;
             wsize += 1;
-            m.add_row(i, theta[i], signs[i]);
+            m.add_row(i, theta[i], sign_of(i));
         }
     };
     let (z, _) = best;

@@ -42,11 +42,12 @@ pub(crate) fn estimate(norm: Norm, lp: LpMethod, s: Sizes) -> u128 {
         // four partial sums; with no pairs, the NNLS's free block.
         Norm::L2 => 8 * (10 * mul(ns, ns) + 2 * mul(amb, ns.min(amb.max(1))) + 4 * n as u128),
         Norm::Linf | Norm::L1 => match lp {
-            // The dual simplex: dense columns of n + 1 entries, two per row of a working
-            // set of a few times n rows plus the bound columns, the basis inverse and
-            // the refactorisation's copies; P-vectors for the seed order and signs.
+            // The dual simplex: one dense vector of n + 1 entries per row of a working
+            // set of up to a few times n rows (the two L∞ columns of a row share it)
+            // plus the bound columns, the basis inverse and the refactorisation's two
+            // copies; θ̂ and a round's residual, and two flags per parameter.
             LpMethod::Generation => {
-                8 * mul(2 * (8 * n + 256) + 3 * n + 2, n + 1) + 32 * mul(n + 1, n + 1) + 8 * 4 * params as u128
+                8 * mul((8 * n + 256) + 3 * n + 2, n + 1) + 24 * mul(n + 1, n + 1) + 18 * params as u128
             }
             // The explicit LP: every nonzero of the P×n matrix, twice (both signs).
             LpMethod::Explicit => 2 * 64 * (mul(ns, k) * (d as u128 + 2) + mul(amb, d + 1)) + 200 * params as u128,

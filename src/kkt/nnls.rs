@@ -196,7 +196,14 @@ fn solve_free(
     let rhs = Mat::<f64>::from_fn(nf, 1, |r, _| c[fset[r]]);
     let mut ridge = 0.0;
     for _ in 0..8 {
-        let gr = if ridge > 0.0 { Mat::<f64>::from_fn(nf, nf, |r, s| g[(r, s)] + if r == s { ridge } else { 0.0 }) } else { g.clone() };
+        // Without a ridge the block itself is factorised (no copy).
+        let ridged;
+        let gr = if ridge > 0.0 {
+            ridged = Mat::<f64>::from_fn(nf, nf, |r, s| g[(r, s)] + if r == s { ridge } else { 0.0 });
+            &ridged
+        } else {
+            &g
+        };
         if let Ok(llt) = gr.llt(Side::Lower) {
             let sol = llt.solve(&rhs);
             let out: Vec<f64> = (0..nf).map(|r| sol[(r, 0)]).collect();

@@ -7,10 +7,21 @@
 //! (the fixed pattern); column of μ_t: g_t, which has the blocks
 //! `∂w_j = y_a v_j x_a`, `∂b_j = y_a v_j` and nothing else.
 
+use faer::linalg::matmul::matmul;
+use faer::{Accum, MatMut, MatRef, Par};
 use nalgebra::{DMatrix, DVector};
 
 use crate::data::Dataset;
 use crate::net::{Activation, Net};
+
+/// M Mᵀ, without forming Mᵀ.
+fn outer(m: &DMatrix<f64>) -> DMatrix<f64> {
+    let (r, c) = m.shape();
+    let mut out = DMatrix::zeros(r, r);
+    let view = MatRef::from_column_major_slice(m.as_slice(), r, c);
+    matmul(MatMut::from_column_major_slice_mut(out.as_mut_slice(), r, r), Accum::Replace, view, view.transpose(), 1.0, Par::Seq);
+    out
+}
 
 /// One KKT problem at a fixed τ.
 pub(crate) struct Problem {
@@ -55,18 +66,32 @@ impl Problem {
             .filter(|&(a, j)| pattern[a * k + j] == Activation::Ambiguous)
             .collect();
         let bias = hat.has_bias();
-        let mut xg = sub.x() * sub.x().transpose();
+        let mut xg = outer(sub.x());
         if bias {
             xg.add_scalar_mut(1.0);
         }
         let v: Vec<f64> = hat.v().iter().copied().collect();
         let y: Vec<f64> = sub.y().iter().copied().collect();
-        // K_ab = y_a y_b [ (O O^T)_ab · xg_ab + (Σ Σ^T)_ab ], O_aj = on_aj · v_j.
-        let o = DMatrix::from_fn(ns, k, |a, j| if on[a * k + j] { v[j] } else { 0.0 });
-        let oo = &o * o.transpose();
-        let ss = &sig * sig.transpose();
-        let kmat = DMatrix::from_fn(ns, ns, |a, b| y[a] * y[b] * (oo[(a, b)] * xg[(a, b)] + ss[(a, b)]));
+        // K_ab = y_a y_b [ (O O^T)_ab · xg_ab + (Σ Σ^T)_ab ], O_aj = on_aj · v_j, built in
+        // place so that at most two ns-sized temporaries are alive at once.
+        let mut kmat = outer(&DMatrix::from_fn(ns, k, |a, j| if on[a * k + j] { v[j] } else { 0.0 }));
+        let ss = outer(&sig);
+        for b in 0..ns {
+            for a in 0..ns {
+                kmat[(a, b)] = y[a] * y[b] * (kmat[(a, b)] * xg[(a, b)] + ss[(a, b)]);
+            }
+        }
+        drop(ss);
         Problem { support: support.to_vec(), y, xs: sub.x().clone(), v, bias, on, sig, u, amb, xg, kmat, k }
+    }
+
+    /// Frees what only the L2 solvers use (K, the x-Gram and the pre-activations: three
+    /// ns-sized matrices), for an LP solve once its L2 start is computed; [`Self::gram`],
+    /// [`Self::linear_term`] and the L2 solvers must not be called afterwards.
+    pub fn release_l2_data(&mut self) {
+        self.kmat = DMatrix::zeros(0, 0);
+        self.xg = DMatrix::zeros(0, 0);
+        self.u = DMatrix::zeros(0, 0);
     }
 
     /// Number of λ variables.
@@ -162,7 +187,9 @@ impl Problem {
     /// The explicit residual θ̂ − Σ λ_a h_a(s) with μ as given, in the layout of
     /// [`Net::flatten`]. Costs one k×ns by ns×d product; no object of size k·d·m.
     pub fn residual(&self, hat: &Net, z: &[f64]) -> DVector<f64> {
-        hat.flatten() - self.apply(z)
+        let mut r = self.apply(z);
+        hat.for_each_param(|i, t| r[i] = t - r[i]);
+        r
     }
 
     /// A z = Σ λ_a h_a(s) + Σ μ_t g_t for any z (signs unrestricted), in the layout of
@@ -174,12 +201,17 @@ impl Problem {
         for (t, &(a, j)) in self.amb.iter().enumerate() {
             cm[(a, j)] += self.y[a] * z[ns + t];
         }
-        let wsum = cm.transpose() * &self.xs; // k×d, before the v_j factor
         let params = k * d + k + if self.bias { k } else { 0 };
         let mut r = DVector::zeros(params);
-        for j in 0..k {
-            for c in 0..d {
-                r[j * d + c] = self.v[j] * wsum[(j, c)];
+        // The weight block, r[j·d + c] = v_j (Cᵀ X)_jc, is the d×k column-major matrix
+        // Xᵀ C: written in place, with no k×d temporary.
+        let block = &mut r.as_mut_slice()[..k * d];
+        let xs = MatRef::from_column_major_slice(self.xs.as_slice(), ns, d);
+        let c = MatRef::from_column_major_slice(cm.as_slice(), ns, k);
+        matmul(MatMut::from_column_major_slice_mut(block, d, k), Accum::Replace, xs.transpose(), c, 1.0, Par::Seq);
+        if d > 0 {
+            for (col, &vj) in block.chunks_exact_mut(d).zip(&self.v) {
+                col.iter_mut().for_each(|x| *x *= vj);
             }
         }
         let mut off = k * d;

@@ -21,19 +21,28 @@
 //! initial residual; a unit column already present replaces the artificial where the
 //! residual is ≥ 0), then phase 2 with the artificials fixed at 0, on perturbed bounds
 //! removed exactly at the end ([`perturb`]); devex pricing ([`devex`]) and a two-pass
-//! Harris ratio test with bound flips. After a run of degenerate pivots the entering
-//! column is the best of a short segment at a pseudo-random position. Termination is
+//! Harris ratio test with bound flips ([`step`]). After a run of degenerate pivots the
+//! entering column is the best of a short segment at a pseudo-random position. The
+//! basis inverse and its products are in [`basis`], the column storage (mirrored pairs
+//! stored once) and the pivot-row product in [`columns`]. Termination is
 //! not proved, only bounded: an iteration limit and a deadline end the solve, and the
 //! caller reports the answer as an upper bound.
 
 use std::time::Instant;
 
-use nalgebra::{DMatrix, DVector};
+use faer::Mat;
+use nalgebra::DVector;
 
+#[path = "simplex_basis.rs"]
+mod basis;
+#[path = "simplex_columns.rs"]
+mod columns;
 #[path = "simplex_devex.rs"]
 mod devex;
 #[path = "simplex_perturb.rs"]
 mod perturb;
+#[path = "simplex_step.rs"]
+mod step;
 
 /// How [`Simplex::solve`] ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,11 +68,27 @@ const PIVOT_REL: f64 = 1e-9;
 /// Degenerate pivots in a row before the randomised pricing takes over.
 const DEGENERATE_RUN: usize = 50;
 
+/// How a column is held (after scaling to unit norm).
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Col {
+    /// Stored vector s.
+    Stored(usize),
+    /// Stored vector s with every entry negated except the one of `mirror_row` (the two
+    /// dual columns y⁺, y⁻ of one L∞ row share a vector).
+    Mirror(usize),
+    /// u·e_i (u = ±1): bound columns and artificials, never stored.
+    Unit(usize, f64),
+}
+
 /// The LP and its current basis.
 pub(crate) struct Simplex {
     m: usize,
-    /// Columns, column-major: column j is `a[j*m..(j+1)*m]`.
+    /// Stored column vectors, column-major: vector s is `a[s*m..(s+1)*m]`.
     a: Vec<f64>,
+    /// What each column is.
+    kind: Vec<Col>,
+    /// The equation a mirror keeps (usize::MAX while no mirror exists).
+    mirror_row: usize,
     cost: Vec<f64>,
     lo: Vec<f64>,
     hi: Vec<f64>,
@@ -75,7 +100,7 @@ pub(crate) struct Simplex {
     rhs: Vec<f64>,
     basis: Vec<usize>,
     pos: Vec<usize>,
-    binv: DMatrix<f64>,
+    binv: Mat<f64>,
     phase1: bool,
     since_refactor: usize,
     /// Where partial pricing resumes.
@@ -87,6 +112,9 @@ pub(crate) struct Simplex {
     /// Devex pricing: reduced costs and reference weights of every column.
     dj: Vec<f64>,
     w: Vec<f64>,
+    /// Scratch: one dot product per column, and per stored vector.
+    dots: Vec<f64>,
+    stored_dots: Vec<f64>,
 }
 
 impl Simplex {
@@ -97,6 +125,8 @@ impl Simplex {
         Simplex {
             m,
             a: Vec::new(),
+            kind: Vec::new(),
+            mirror_row: usize::MAX,
             cost: Vec::new(),
             lo: Vec::new(),
             hi: Vec::new(),
@@ -106,7 +136,7 @@ impl Simplex {
             rhs,
             basis: Vec::new(),
             pos: Vec::new(),
-            binv: DMatrix::zeros(0, 0),
+            binv: Mat::zeros(0, 0),
             phase1: true,
             since_refactor: 0,
             cursor: 0,
@@ -114,6 +144,8 @@ impl Simplex {
             saved: Vec::new(),
             dj: Vec::new(),
             w: Vec::new(),
+            dots: Vec::new(),
+            stored_dots: Vec::new(),
         }
     }
 
@@ -128,22 +160,62 @@ impl Simplex {
     ///
     /// The column is stored scaled to unit Euclidean norm (its variable, cost and
     /// bounds scaled inversely), which leaves the multipliers π unchanged and makes
-    /// Dantzig's rule compare edges on one scale.
+    /// the pricing rules compare edges on one scale.
     pub fn add_column(&mut self, col: &[f64], cost: f64, lo: f64, hi: f64, value: f64) -> usize {
+        let (kind, sc) = self.store(col, value);
+        self.push_scaled(kind, cost, lo, hi, value, sc)
+    }
+
+    /// Adds the column `col` and its mirror (`col` with every entry negated except the
+    /// one of equation `row`), both nonbasic at `value` with the bounds `lo`, `hi` and
+    /// costs `cost` and `mirror_cost`; they share one stored vector, so the pivot row
+    /// costs one dot product for the two. Every mirror of one LP keeps the same `row`.
+    /// Returns the index of `col`; its mirror is the next one.
+    pub fn add_mirrored_pair(&mut self, col: &[f64], row: usize, costs: (f64, f64), lo: f64, hi: f64, value: f64) -> usize {
+        assert!(self.mirror_row == usize::MAX || self.mirror_row == row, "one mirror row per LP");
+        self.mirror_row = row;
+        let (kind, sc) = self.store(col, value);
+        for (r, (i, &c)) in self.rhs.iter_mut().zip(col.iter().enumerate()) {
+            *r += if i == row { value * c } else { -value * c };
+        }
+        let mirror = match kind {
+            Col::Stored(s) | Col::Mirror(s) => Col::Mirror(s),
+            Col::Unit(i, u) => Col::Unit(i, if i == row { u } else { -u }),
+        };
+        let j = self.push_scaled(kind, costs.0, lo, hi, value, sc);
+        self.push_scaled(mirror, costs.1, lo, hi, value, sc);
+        j
+    }
+
+    /// Stores `col` scaled to unit norm (a column with one nonzero as a unit column,
+    /// not stored), moving its contribution at `value` out of the right-hand side;
+    /// returns how it is held and the scale.
+    fn store(&mut self, col: &[f64], value: f64) -> (Col, f64) {
         debug_assert_eq!(col.len(), self.m);
         for (r, &c) in self.rhs.iter_mut().zip(col) {
             *r += value * c;
         }
+        let mut nz = col.iter().enumerate().filter(|(_, &c)| c != 0.0);
+        if let (Some((i, &c)), None) = (nz.next(), nz.next()) {
+            if c.is_finite() {
+                return (Col::Unit(i, c.signum()), c.abs());
+            }
+        }
         let norm = col.iter().map(|c| c * c).sum::<f64>().sqrt();
         let sc = if norm > 0.0 && norm.is_finite() { norm } else { 1.0 };
-        let unit: Vec<f64> = col.iter().map(|c| c / sc).collect();
-        let j = self.push(&unit, cost / sc, lo * sc, hi * sc, value * sc, false);
+        self.a.extend(col.iter().map(|c| c / sc));
+        (Col::Stored(self.a.len() / self.m - 1), sc)
+    }
+
+    /// A column held as `kind`, with cost and bounds scaled by `sc`.
+    fn push_scaled(&mut self, kind: Col, cost: f64, lo: f64, hi: f64, value: f64, sc: f64) -> usize {
+        let j = self.push(kind, cost / sc, lo * sc, hi * sc, value * sc, false);
         self.scale.push(sc);
         j
     }
 
-    fn push(&mut self, col: &[f64], cost: f64, lo: f64, hi: f64, value: f64, art: bool) -> usize {
-        self.a.extend_from_slice(col);
+    fn push(&mut self, kind: Col, cost: f64, lo: f64, hi: f64, value: f64, art: bool) -> usize {
+        self.kind.push(kind);
         self.cost.push(cost);
         self.lo.push(lo);
         self.hi.push(hi);
@@ -151,10 +223,6 @@ impl Simplex {
         self.art.push(art);
         self.pos.push(usize::MAX);
         self.cost.len() - 1
-    }
-
-    fn col(&self, j: usize) -> &[f64] {
-        &self.a[j * self.m..(j + 1) * self.m]
     }
 
     /// Value of column j.
@@ -181,9 +249,7 @@ impl Simplex {
         let mut r = DVector::from_column_slice(&self.rhs);
         for j in 0..self.ncols() {
             if self.pos[j] == usize::MAX && self.x[j] != 0.0 {
-                for (ri, &c) in r.iter_mut().zip(self.col(j)) {
-                    *ri -= c * self.x[j];
-                }
+                self.col_axpy(j, -self.x[j], r.as_mut_slice());
             }
         }
         r
@@ -200,27 +266,22 @@ impl Simplex {
             if self.lo[j] != 0.0 || self.hi[j] != f64::INFINITY || self.x[j] != 0.0 {
                 continue;
             }
-            let col = self.col(j);
-            let mut nz = col.iter().enumerate().filter(|(_, &v)| v != 0.0);
-            if let (Some((i, &v)), None) = (nz.next(), nz.next()) {
-                if v == 1.0 && r[i] >= 0.0 && slack[i] == usize::MAX {
+            if let Col::Unit(i, u) = self.kind[j] {
+                if u == 1.0 && r[i] >= 0.0 && slack[i] == usize::MAX {
                     slack[i] = j;
                 }
             }
         }
-        let mut unit = vec![0.0; m];
         self.basis = Vec::with_capacity(m);
-        self.binv = DMatrix::zeros(m, m);
+        self.binv = Mat::zeros(m, m);
         for i in 0..m {
             let (j, s) = if slack[i] != usize::MAX {
                 self.x[slack[i]] = r[i];
                 (slack[i], 1.0)
             } else {
                 let s = if r[i] < 0.0 { -1.0 } else { 1.0 };
-                unit[i] = s;
-                let j = self.push(&unit, 0.0, 0.0, f64::INFINITY, r[i].abs(), true);
+                let j = self.push(Col::Unit(i, s), 0.0, 0.0, f64::INFINITY, r[i].abs(), true);
                 self.scale.push(1.0);
-                unit[i] = 0.0;
                 (j, s)
             };
             self.pos[j] = i;
@@ -230,39 +291,6 @@ impl Simplex {
         if (0..self.ncols()).all(|j| !self.art[j] || self.x[j] == 0.0) {
             self.end_phase1();
         }
-    }
-
-    /// Recomputes B⁻¹ by LU and the basic values from the nonbasic ones.
-    fn refactor(&mut self) -> bool {
-        let m = self.m;
-        let b = DMatrix::from_fn(m, m, |i, k| self.a[self.basis[k] * m + i]);
-        let Some(inv) = b.clone().lu().try_inverse() else {
-            return false;
-        };
-        self.binv = inv;
-        let r = self.reduced_rhs();
-        let mut xb = &self.binv * &r;
-        // One step of iterative refinement.
-        let res = &r - &b * &xb;
-        xb += &self.binv * res;
-        for (i, &j) in self.basis.iter().enumerate() {
-            self.x[j] = xb[i];
-        }
-        self.since_refactor = 0;
-        self.devex_reset();
-        true
-    }
-
-    /// Simplex multipliers π = B⁻ᵀ c_B of the current phase, refined once against B.
-    pub fn duals(&self) -> Vec<f64> {
-        let m = self.m;
-        let cb = DVector::from_fn(m, |i, _| self.phase_cost(self.basis[i]));
-        let mut pi = self.binv.tr_mul(&cb);
-        let res = DVector::from_fn(m, |i, _| {
-            cb[i] - self.col(self.basis[i]).iter().zip(pi.iter()).map(|(a, p)| a * p).sum::<f64>()
-        });
-        pi += self.binv.tr_mul(&res);
-        pi.iter().copied().collect()
     }
 
     /// Runs the simplex from the current basis (phase 1 first if needed) until optimal
@@ -298,7 +326,7 @@ impl Simplex {
             let priced = if degenerate < DEGENERATE_RUN {
                 self.devex_price()
             } else {
-                let pi = DVector::from_vec(self.duals_fast());
+                let pi = self.duals_fast();
                 self.price(&pi)
             };
             let Some((q, dq)) = priced else {
@@ -348,11 +376,6 @@ impl Simplex {
         }
     }
 
-    fn duals_fast(&self) -> Vec<f64> {
-        let cb = DVector::from_fn(self.m, |i, _| self.phase_cost(self.basis[i]));
-        self.binv.tr_mul(&cb).iter().copied().collect()
-    }
-
     /// Fixes the artificials at 0 (those still basic are at 0 and stay there).
     fn end_phase1(&mut self) {
         self.phase1 = false;
@@ -365,125 +388,6 @@ impl Simplex {
             }
         }
         self.devex_reset();
-    }
-
-    /// Entering column and its reduced cost after a run of degenerate devex pivots:
-    /// Dantzig's largest |d_j| over a short segment of 64 columns starting at a
-    /// pseudo-random position (against cycling); the first segment with an eligible
-    /// column wins, and every column is priced before optimality is declared.
-    fn price(&mut self, pi: &DVector<f64>) -> Option<(usize, f64)> {
-        let n = self.ncols();
-        let seg = 64.min(n);
-        let mut best: Option<(usize, f64)> = None;
-        // A linear congruential step (Knuth's MMIX constants).
-        self.cursor = self.cursor.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407) >> 1;
-        let start = self.cursor % n.max(1);
-        for k in 0..n {
-            let j = (start + k) % n;
-            if k > 0 && k % seg == 0 && best.is_some() {
-                self.cursor = j;
-                return best;
-            }
-            if self.pos[j] != usize::MAX || self.lo[j] >= self.hi[j] {
-                continue;
-            }
-            let d = self.phase_cost(j) - self.col(j).iter().zip(pi.iter()).map(|(a, p)| a * p).sum::<f64>();
-            let eligible = (d > DTOL && self.x[j] < self.hi[j]) || (d < -DTOL && self.x[j] > self.lo[j]);
-            if eligible && best.is_none_or(|(_, b)| d.abs() > b.abs()) {
-                best = Some((j, d));
-            }
-        }
-        best
-    }
-
-    /// Moves column q in the direction of its reduced cost; returns the step length,
-    /// or None when unbounded.
-    fn step(&mut self, q: usize, dq: f64) -> Option<f64> {
-        let m = self.m;
-        let dir = if dq > 0.0 { 1.0 } else { -1.0 };
-        let aq = DVector::from_column_slice(self.col(q));
-        let alpha = &self.binv * aq;
-        let top = alpha.iter().fold(0.0f64, |a, v| a.max(v.abs()));
-        let piv = PIVOT_REL * top.max(1e-300);
-        // Rate of change of each basic value per unit step.
-        let rate = |i: usize| -dir * alpha[i];
-        let slack = |i: usize, r: f64| {
-            let j = self.basis[i];
-            if r < 0.0 {
-                self.x[j] - self.lo[j]
-            } else {
-                self.hi[j] - self.x[j]
-            }
-        };
-        // Harris pass 1: the largest step with every bound relaxed by PTOL.
-        let mut tmax = f64::INFINITY;
-        for i in 0..m {
-            let r = rate(i);
-            if r.abs() > piv {
-                tmax = tmax.min((slack(i, r) + PTOL) / r.abs());
-            }
-        }
-        // Pass 2: among the rows that block within tmax, the largest pivot.
-        let mut leave: Option<(usize, f64)> = None;
-        for i in 0..m {
-            let r = rate(i);
-            if r.abs() > piv {
-                let t = (slack(i, r) / r.abs()).max(0.0);
-                if t <= tmax {
-                    let better = match leave {
-                        None => true,
-                        Some((l, _)) => r.abs() > rate(l).abs(),
-                    };
-                    if better {
-                        leave = Some((i, t));
-                    }
-                }
-            }
-        }
-        let range = self.hi[q] - self.lo[q];
-        let t = match leave {
-            Some((_, t)) if t < range => t,
-            _ if range.is_finite() => {
-                // Bound flip: q goes to its other bound, the basis is unchanged.
-                self.x[q] = if dir > 0.0 { self.hi[q] } else { self.lo[q] };
-                for i in 0..m {
-                    let j = self.basis[i];
-                    self.x[j] += rate(i) * range;
-                }
-                return Some(range);
-            }
-            _ => return None,
-        };
-        let (r, _) = leave.expect("a blocking row");
-        for i in 0..m {
-            let j = self.basis[i];
-            self.x[j] += rate(i) * t;
-        }
-        self.x[q] += dir * t;
-        let out = self.basis[r];
-        self.x[out] = if rate(r) < 0.0 { self.lo[out] } else { self.hi[out] };
-        self.pivot(q, r, &alpha);
-        Some(t)
-    }
-
-    /// Column q replaces the basic column of row r (α = B⁻¹a_q); values already set.
-    fn pivot(&mut self, q: usize, r: usize, alpha: &DVector<f64>) {
-        let m = self.m;
-        let out = self.basis[r];
-        self.devex_update(q, r, alpha);
-        self.pos[out] = usize::MAX;
-        self.pos[q] = r;
-        self.basis[r] = q;
-        // B⁻¹ update: row r divided by α_r, eliminated from the others.
-        let ar = alpha[r];
-        let row_r: Vec<f64> = (0..m).map(|c| self.binv[(r, c)] / ar).collect();
-        for (c, &rc) in row_r.iter().enumerate() {
-            let col = self.binv.column_mut(c);
-            for (i, v) in col.into_iter().enumerate() {
-                *v = if i == r { rc } else { *v - alpha[i] * rc };
-            }
-        }
-        self.since_refactor += 1;
     }
 }
 

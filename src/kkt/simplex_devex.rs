@@ -18,12 +18,9 @@ impl Simplex {
         // A fresh reference framework: the weights only grow between resets.
         self.w.clear();
         self.w.resize(n, 1.0);
+        self.dots_into(&pi, |s, j| s.pos[j] == usize::MAX);
         for j in 0..n {
-            self.dj[j] = if self.pos[j] != usize::MAX {
-                0.0
-            } else {
-                self.phase_cost(j) - self.col(j).iter().zip(&pi).map(|(a, p)| a * p).sum::<f64>()
-            };
+            self.dj[j] = if self.pos[j] != usize::MAX { 0.0 } else { self.phase_cost(j) - self.dots[j] };
         }
     }
 
@@ -49,14 +46,15 @@ impl Simplex {
     /// Updates the reduced costs and weights for q entering at row r (before B⁻¹ is).
     pub(super) fn devex_update(&mut self, q: usize, r: usize, alpha: &DVector<f64>) {
         let arq = alpha[r];
-        let rho: Vec<f64> = (0..self.m).map(|c| self.binv[(r, c)]).collect();
+        let rho = self.binv_row(r);
         let theta = self.dj[q] / arq;
         let wq = self.w[q];
+        self.dots_into(&rho, |s, j| s.pos[j] == usize::MAX && j != q);
         for j in 0..self.ncols() {
             if self.pos[j] != usize::MAX || j == q {
                 continue;
             }
-            let arj: f64 = self.col(j).iter().zip(&rho).map(|(a, b)| a * b).sum();
+            let arj = self.dots[j];
             if arj != 0.0 {
                 self.dj[j] -= theta * arj;
                 let ratio = arj / arq;

@@ -13,8 +13,6 @@
 
 use std::time::Instant;
 
-use nalgebra::DVector;
-
 use super::{Outcome, Simplex, DTOL, PTOL};
 
 /// Relative size of the bound shifts (in the unit-norm column scaling).
@@ -79,15 +77,15 @@ impl Simplex {
             let (r, _, target) = leave?;
             // x_r must move by delta = target − x_r; x_B changes by −α_j·Δx_j.
             let up = target > self.x[self.basis[r]];
-            let pi = DVector::from_vec(self.duals_fast());
-            let rho: Vec<f64> = (0..self.m).map(|c| self.binv[(r, c)]).collect();
+            let pi = self.duals_fast();
+            let rho = self.binv_row(r);
             let mut best: Option<(usize, f64, f64)> = None;
+            self.dots_into(&rho, |s, j| s.pos[j] == usize::MAX && s.lo[j] < s.hi[j]);
             for j in 0..self.ncols() {
                 if self.pos[j] != usize::MAX || self.lo[j] >= self.hi[j] {
                     continue;
                 }
-                let col = self.col(j);
-                let arj: f64 = col.iter().zip(&rho).map(|(a, b)| a * b).sum();
+                let arj = self.dots[j];
                 if arj.abs() <= 1e-9 {
                     continue;
                 }
@@ -97,7 +95,7 @@ impl Simplex {
                 if !ok {
                     continue;
                 }
-                let d = self.phase_cost(j) - col.iter().zip(pi.iter()).map(|(a, p)| a * p).sum::<f64>();
+                let d = self.phase_cost(j) - self.col_dot(j, &pi);
                 let ratio = d.abs().max(0.0) / arj.abs();
                 let better = match best {
                     None => true,
@@ -111,7 +109,7 @@ impl Simplex {
                 // No column can repair row r: the exact problem is infeasible.
                 return Some(Outcome::Infeasible);
             };
-            let alpha = &self.binv * DVector::from_column_slice(self.col(q));
+            let alpha = self.ftran(q);
             let dx = (self.x[self.basis[r]] - target) / alpha[r];
             for i in 0..self.m {
                 let j = self.basis[i];

@@ -1,5 +1,6 @@
 //! The dense simplex against good_lp + microlp on random small LPs (an independent
-//! solver), with its own optimality conditions checked directly.
+//! solver), with its own optimality conditions checked directly, with columns stored
+//! one by one and as mirrored pairs.
 
 use std::time::{Duration, Instant};
 
@@ -21,7 +22,17 @@ struct Random {
 
 fn random_lp(m: usize, n: usize, seed: u64) -> Random {
     let mut rng = crate::data::Rng::seed_from_u64(seed);
-    let cols: Vec<Vec<f64>> = (0..n).map(|_| (0..m).map(|_| rng.normal()).collect()).collect();
+    // Every fifth column has one nonzero (held as a unit column, not stored).
+    let cols: Vec<Vec<f64>> = (0..n)
+        .map(|j| {
+            let col: Vec<f64> = (0..m).map(|_| rng.normal()).collect();
+            if j % 5 == 4 {
+                (0..m).map(|i| if i == j % m { col[i] } else { 0.0 }).collect()
+            } else {
+                col
+            }
+        })
+        .collect();
     let cost: Vec<f64> = (0..n).map(|_| rng.normal()).collect();
     let lo: Vec<f64> = (0..n).map(|j| if j % 2 == 0 { 0.0 } else { -1.0 }).collect();
     let hi: Vec<f64> = (0..n).map(|j| if j % 3 == 0 { 5.0 } else { 1.0 }).collect();
@@ -108,6 +119,64 @@ proptest! {
                     prop_assert!(d <= 1e-8, "column {j} below its upper bound with reduced cost {d}");
                 }
             }
+        }
+    }
+}
+
+/// Mirrored pairs: column 2i+1 is column 2i with every entry but the last negated
+/// (the L∞ dual columns y⁺, y⁻ of one row), stored once by `add_mirrored_pair`.
+fn mirrored_lp(m: usize, pairs: usize, seed: u64) -> Random {
+    let mut lp = random_lp(m, 2 * pairs, seed);
+    for i in 0..pairs {
+        let mut mirror = lp.cols[2 * i].clone();
+        for v in &mut mirror[..m - 1] {
+            *v = -*v;
+        }
+        lp.cols[2 * i + 1] = mirror;
+        lp.lo[2 * i + 1] = lp.lo[2 * i];
+        lp.hi[2 * i + 1] = lp.hi[2 * i];
+    }
+    // b again from a point inside the (now paired) bounds: feasible.
+    let mut rng = crate::data::Rng::seed_from_u64(seed ^ 0x5eed);
+    let x0: Vec<f64> = (0..2 * pairs).map(|j| lp.lo[j] + (lp.hi[j] - lp.lo[j]) * rng.uniform()).collect();
+    lp.b = (0..m).map(|i| (0..2 * pairs).map(|j| lp.cols[j][i] * x0[j]).sum()).collect();
+    lp
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// Pairs stored once give microlp's value, and the same value as the same LP with
+    /// every column stored separately; the solution is feasible.
+    #[test]
+    fn mirrored_pairs_match_microlp(m in 2usize..8, pairs in 1usize..12, seed in 0u64..10_000) {
+        let lp = mirrored_lp(m, pairs, seed);
+        let reference = microlp(&lp);
+        let mut rhs = lp.b.clone();
+        for (j, col) in lp.cols.iter().enumerate() {
+            for i in 0..m {
+                rhs[i] -= col[i] * lp.lo[j];
+            }
+        }
+        let mut s = Simplex::new(rhs);
+        for i in 0..pairs {
+            let j = 2 * i;
+            let q = s.add_mirrored_pair(&lp.cols[j], m - 1, (lp.cost[j], lp.cost[j + 1]), lp.lo[j], lp.hi[j], lp.lo[j]);
+            prop_assert_eq!(q, j);
+        }
+        let out = s.solve(100_000, Instant::now() + Duration::from_secs(60));
+        prop_assert_eq!(out, Outcome::Optimal);
+        let value = s.objective();
+        prop_assert!((value - reference).abs() <= 1e-9 * (1.0 + reference.abs()), "{value} vs microlp {reference}");
+        let (plain, plain_out, _) = ours(&lp, 2 * pairs);
+        prop_assert_eq!(plain_out, Outcome::Optimal);
+        prop_assert!((value - plain.objective()).abs() <= 1e-9 * (1.0 + reference.abs()));
+        for i in 0..m {
+            let ax: f64 = (0..2 * pairs).map(|j| lp.cols[j][i] * s.value(j)).sum();
+            prop_assert!((ax - lp.b[i]).abs() <= 1e-9 * (1.0 + lp.b[i].abs()));
+        }
+        for j in 0..2 * pairs {
+            prop_assert!(s.value(j) >= lp.lo[j] - 1e-9 && s.value(j) <= lp.hi[j] + 1e-9);
         }
     }
 }
