@@ -14,7 +14,9 @@ pub const KKT: &str = "relucert/kkt@1";
 /// Robustness-radius reports (`radius`).
 pub const RADIUS: &str = "relucert/radius@1";
 /// Proofs of radius lower bounds (`radius --proof`, read by `verify-radius`).
-pub const RADIUS_PROOF: &str = "relucert/radius-proof@1";
+pub const RADIUS_PROOF: &str = "relucert/radius-proof@2";
+/// The previous radius-proof tag (no ball certificate), still read by `verify-radius`.
+pub const RADIUS_PROOF_V1: &str = "relucert/radius-proof@1";
 /// Theorem 4.1 reports (`theorem41`).
 pub const THEOREM41: &str = "relucert/theorem41@1";
 /// Training reports (`train`).
@@ -46,6 +48,6 @@ pub const DATA_CONTENT: &str = "relucert/data-content@1";
 
 /// Every tag above, for tests and tools that list the formats.
 pub const ALL: &[&str] = &[
-    NET, DATA, KKT, RADIUS, THEOREM41, TRAIN, TRAIN_CHECKPOINT, TRAIN_CHECKPOINT_V1, GEN, EVAL, CONSTRUCT, DEMO, CHECK, REPRODUCE,
+    NET, DATA, KKT, RADIUS, RADIUS_PROOF, RADIUS_PROOF_V1, THEOREM41, TRAIN, TRAIN_CHECKPOINT, TRAIN_CHECKPOINT_V1, GEN, EVAL, CONSTRUCT, DEMO, CHECK, REPRODUCE,
     GRID, NET_CONTENT, DATA_CONTENT,
 ];

@@ -32,7 +32,9 @@
 //! region is closer than my bound", with the bound capped at the ball it used and
 //! certified with rounding margins ([`super::certify`]); the leaves cover every
 //! activation pattern, so the smallest leaf bound is a lower bound on the radius
-//! whatever the incumbent. The answer is exact only when a witness flips by the plain
+//! whatever the incumbent. Before branching, a ball certificate ([`super::ball`],
+//! found by `ball_search`) may prove that no point within some radius flips;
+//! the reported lower bound is the larger of that radius and the tree's. The answer is exact only when a witness flips by the plain
 //! forward pass and the two bounds meet within `exact_tol`; a lower bound above the
 //! witness's distance is reported as a numerical failure, never clamped.
 
