@@ -389,6 +389,7 @@ pub(crate) fn search(net: &Net, x: &[f64], y: f64, settings: &RadiusSettings) ->
         closed: 0,
         initial_lower: 0.0,
         initial_upper: f64::INFINITY,
+        ball_radius: None,
         seconds: 0.0,
         history: Vec::new(),
         proof: None,
@@ -439,6 +440,7 @@ pub(crate) fn search(net: &Net, x: &[f64], y: f64, settings: &RadiusSettings) ->
         let deadline = settings.time_limit.map(|t| start + t / 4);
         if let Some(cert) = largest_ball(&s.prob.cert, s.ub, deadline) {
             s.ball_r = cert.radius;
+            result.ball_radius = Some(cert.radius);
             s.ball = Some(cert);
             s.record();
         }

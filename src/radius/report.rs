@@ -166,6 +166,10 @@ pub struct SampleRadius {
     pub closed: usize,
     /// Seconds spent on this sample.
     pub seconds: f64,
+    /// Exact method: the radius of the ball certificate, when one was found (absent
+    /// otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ball_radius: Option<f64>,
     /// Exact method: the bracket over time (`seconds`, `lower`, `upper`; null for ∞).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub history: Vec<BracketPoint>,
@@ -270,6 +274,7 @@ impl LineMaker<'_> {
             regions: 0,
             closed: 0,
             seconds: 0.0,
+            ball_radius: None,
             history: Vec::new(),
         }
     }
@@ -327,6 +332,7 @@ pub fn radius_report(net: &Net, data: &Dataset, method: &RadiusMethod, samples: 
                 l.regions = r.regions;
                 l.closed = r.closed;
                 l.seconds = r.seconds;
+                l.ball_radius = r.ball_radius;
                 l.history = r.history.iter().map(|&(seconds, lower, upper)| BracketPoint { seconds, lower, upper }).collect();
                 out.push(l);
                 if let Some(mut p) = r.proof {

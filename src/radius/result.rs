@@ -66,6 +66,9 @@ pub struct RadiusResult {
     pub initial_lower: f64,
     /// The upper bound before branching (gradient ray and x's own region).
     pub initial_upper: f64,
+    /// The radius of the ball certificate (no flipped point within it; docs/radius.md,
+    /// "The ball bound"), when the search found one.
+    pub ball_radius: Option<f64>,
     /// Wall time in seconds.
     pub seconds: f64,
     /// The bracket over time: `(seconds, lower, upper)` when the search starts branching,
