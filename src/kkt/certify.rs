@@ -18,8 +18,8 @@ use crate::data::Dataset;
 use crate::net::Net;
 
 /// One solved problem at one τ.
-struct Solved {
-    problem: Problem,
+struct Solved<'a> {
+    problem: Problem<'a>,
     z: Vec<f64>,
     residual: DVector<f64>,
     solver: SolverInfo,
@@ -30,15 +30,15 @@ struct Solved {
 
 /// Solves at `tau`. `warm` starts the coupled L2 solver; `carry` is the answer at a
 /// smaller τ of the ladder, which the LP generation carries over as a second start.
-fn solve_at(
+fn solve_at<'a>(
     hat: &Net,
-    data: &Dataset,
+    data: &'a Dataset,
     support: &[usize],
     tau: f64,
     s: &KktSettings,
     warm: Option<&CoupledState>,
-    carry: Option<(&Problem, &[f64])>,
-) -> Result<Solved, KktError> {
+    carry: Option<(&Problem<'_>, &[f64])>,
+) -> Result<Solved<'a>, KktError> {
     let start = Instant::now();
     let pattern_bytes = memory::estimate(
         s.norm,

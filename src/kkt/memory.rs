@@ -64,3 +64,4 @@ pub(crate) fn check(what: &str, needed: u128, budget: Option<u64>) -> Result<(),
     }
     Ok(())
 }
+

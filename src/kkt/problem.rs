@@ -7,6 +7,8 @@
 //! (the fixed pattern); column of μ_t: g_t, which has the blocks
 //! `∂w_j = y_a v_j x_a`, `∂b_j = y_a v_j` and nothing else.
 
+use std::borrow::Cow;
+
 use faer::linalg::matmul::matmul;
 use faer::{Accum, MatMut, MatRef, Par};
 use nalgebra::{DMatrix, DVector};
@@ -24,13 +26,14 @@ fn outer(m: &DMatrix<f64>) -> DMatrix<f64> {
 }
 
 /// One KKT problem at a fixed τ.
-pub(crate) struct Problem {
+pub(crate) struct Problem<'a> {
     /// Support samples (indices into the dataset), ascending.
     pub support: Vec<usize>,
     /// Labels of the support samples.
     pub y: Vec<f64>,
-    /// Support inputs, ns×d.
-    pub xs: DMatrix<f64>,
+    /// Support inputs, ns×d: the dataset's own matrix when the support is every sample
+    /// (no copy), else the selected rows.
+    pub xs: Cow<'a, DMatrix<f64>>,
     /// Output weights of θ̂.
     pub v: Vec<f64>,
     /// Whether the net has a bias.
@@ -39,11 +42,13 @@ pub(crate) struct Problem {
     pub on: Vec<bool>,
     /// σ(u_aj) on θ̂, ns×k.
     pub sig: DMatrix<f64>,
-    /// Pre-activations on θ̂, ns×k.
+    /// Pre-activations on θ̂, ns×k; empty (0×0) when there are no ambiguous pairs,
+    /// since only the coupled solver reads it (where a pair is on, u = σ(u)).
     pub u: DMatrix<f64>,
     /// Ambiguous pairs (a, j) over the support.
     pub amb: Vec<(usize, usize)>,
-    /// `x_a·x_b + [bias]`, ns×ns.
+    /// `x_a·x_b + [bias]`, ns×ns; empty (0×0) when there are no ambiguous pairs (then
+    /// only K needs it, and K is built).
     pub xg: DMatrix<f64>,
     /// Gram block of the λ columns, ns×ns.
     pub kmat: DMatrix<f64>,
@@ -51,27 +56,41 @@ pub(crate) struct Problem {
     pub k: usize,
 }
 
-impl Problem {
+impl<'a> Problem<'a> {
     /// Builds the problem for the normalised network `hat` on `data`, support `support`.
-    pub fn new(hat: &Net, data: &Dataset, support: &[usize], tau: f64) -> Problem {
-        let sub = data.select(support);
+    pub fn new(hat: &Net, data: &'a Dataset, support: &[usize], tau: f64) -> Problem<'a> {
         let ns = support.len();
         let k = hat.width();
-        let pattern = hat.activation_pattern(&sub, tau).expect("dimensions checked by the caller");
-        let u = hat.preactivations(sub.x());
+        let everyone = ns == data.m() && support.iter().enumerate().all(|(i, &s)| i == s);
+        let (pattern, xs, y) = if everyone {
+            let pattern = hat.activation_pattern(data, tau).expect("dimensions checked by the caller");
+            (pattern, Cow::Borrowed(data.x()), data.y().iter().copied().collect())
+        } else {
+            let sub = data.select(support);
+            let pattern = hat.activation_pattern(&sub, tau).expect("dimensions checked by the caller");
+            let (xs, y) = sub.into_parts();
+            (pattern, Cow::Owned(xs), y.iter().copied().collect::<Vec<f64>>())
+        };
+        let mut u = hat.preactivations(&xs);
         let sig = u.map(|t| t.max(0.0));
         let on: Vec<bool> = pattern.iter().map(|p| *p == Activation::On).collect();
         let amb: Vec<(usize, usize)> = (0..ns)
             .flat_map(|a| (0..k).map(move |j| (a, j)))
             .filter(|&(a, j)| pattern[a * k + j] == Activation::Ambiguous)
             .collect();
+        drop(pattern);
+        // Without ambiguous pairs only K needs u (through σ) and the x-Gram: they go as
+        // soon as K is built (docs/kkt.md, "LP norms": memory).
+        let lean = amb.is_empty();
+        if lean {
+            u = DMatrix::zeros(0, 0);
+        }
         let bias = hat.has_bias();
-        let mut xg = outer(sub.x());
+        let mut xg = outer(&xs);
         if bias {
             xg.add_scalar_mut(1.0);
         }
         let v: Vec<f64> = hat.v().iter().copied().collect();
-        let y: Vec<f64> = sub.y().iter().copied().collect();
         // K_ab = y_a y_b [ (O O^T)_ab · xg_ab + (Σ Σ^T)_ab ], O_aj = on_aj · v_j, built in
         // place so that at most two ns-sized temporaries are alive at once.
         let mut kmat = outer(&DMatrix::from_fn(ns, k, |a, j| if on[a * k + j] { v[j] } else { 0.0 }));
@@ -82,7 +101,10 @@ impl Problem {
             }
         }
         drop(ss);
-        Problem { support: support.to_vec(), y, xs: sub.x().clone(), v, bias, on, sig, u, amb, xg, kmat, k }
+        if lean {
+            xg = DMatrix::zeros(0, 0);
+        }
+        Problem { support: support.to_vec(), y, xs, v, bias, on, sig, u, amb, xg, kmat, k }
     }
 
     /// Frees what only the L2 solvers use (K, the x-Gram and the pre-activations: three
@@ -116,7 +138,8 @@ impl Problem {
         for a in 0..ns {
             let mut s = 0.0;
             for j in 0..self.k {
-                let on = if self.is_on(a, j) { self.u[(a, j)] } else { 0.0 };
+                // Where the pair is on, u > τ·scale ≥ 0, so u = σ(u) (u may be dropped).
+                let on = if self.is_on(a, j) { self.sig[(a, j)] } else { 0.0 };
                 s += self.v[j] * (on + self.sig[(a, j)]);
             }
             c.push(self.y[a] * s);
@@ -157,7 +180,7 @@ impl Problem {
     /// Carries an admissible z of `prev` (the same support at a smaller τ) over to this
     /// problem with the same residual: λ unchanged, a pair relaxed in both keeps its μ, a
     /// newly relaxed pair gets μ = λ where `prev` had it on and 0 where off.
-    pub fn carry(&self, prev: &Problem, z: &[f64]) -> Vec<f64> {
+    pub fn carry(&self, prev: &Problem<'_>, z: &[f64]) -> Vec<f64> {
         let ns = self.ns();
         let mut out = z[..ns].to_vec();
         let mut old = std::collections::HashMap::with_capacity(prev.amb.len());
