@@ -47,6 +47,8 @@ fn solve_at<'a>(
     );
     memory::check("KKT problem", pattern_bytes, s.max_memory)?;
     let mut p = Problem::new(hat, data, support, tau);
+    // Building K freed the pattern's pre-activations and products of ns×ns and ns×k.
+    memory::return_freed();
     if p.amb.len() > s.max_ambiguous {
         return Err(KktError::TooManyAmbiguous { pairs: p.amb.len(), tau, limit: s.max_ambiguous });
     }
@@ -66,6 +68,7 @@ fn solve_at<'a>(
             let (mut z0, _, st) = l2::solve(&p, hat, s, warm)?;
             p.project(&mut z0);
             p.release_l2_data();
+            memory::return_freed();
             let mut starts = vec![z0];
             if let Some((prev, z)) = carry {
                 starts.push(p.carry(prev, z));
@@ -95,6 +98,8 @@ pub fn certify(net: &Net, data: &Dataset, settings: &KktSettings) -> Result<KktR
     net.check_data(data)?;
     let (hat, q_min) = net.normalized(data)?;
     let qhat = hat.margins(data)?;
+    // The margins' pre-activations (two ns×k matrices) are freed.
+    memory::return_freed();
     let support: Vec<usize> = match settings.support {
         Support::All => (0..data.m()).collect(),
         Support::Margin { slack } => (0..data.m()).filter(|&i| qhat[i] <= support_limit(slack)).collect(),

@@ -280,6 +280,8 @@ pub(crate) fn solve(p: &Problem, hat: &Net, norm: Norm, starts: &[Vec<f64>], max
             break not_closed(format!("the generation did not close within {max_rounds} rounds (gap {final_gap:e})"));
         }
         rounds += 1;
+        // The last round's residual and pricing vectors are free again.
+        super::memory::return_freed();
         let budget = 50 * (neq + m.lp.ncols()) + 10_000;
         let outcome = m.lp.solve(budget, deadline);
         let pi = m.lp.duals();
