@@ -25,6 +25,9 @@ fn outer(m: &DMatrix<f64>) -> DMatrix<f64> {
     out
 }
 
+/// Neurons per block of [`Problem::apply`]'s coefficient matrix.
+const APPLY_BLOCK: usize = 64;
+
 /// One KKT problem at a fixed τ.
 pub(crate) struct Problem<'a> {
     /// Support samples (indices into the dataset), ascending.
@@ -219,34 +222,88 @@ impl<'a> Problem<'a> {
     /// [`Net::flatten`]: one k×ns by ns×d product.
     pub fn apply(&self, z: &[f64]) -> DVector<f64> {
         let (ns, k, d) = (self.ns(), self.k, self.xs.ncols());
-        // C_aj = y_a (λ_a on_aj + μ_aj)
-        let mut cm = DMatrix::from_fn(ns, k, |a, j| if self.is_on(a, j) { self.y[a] * z[a] } else { 0.0 });
-        for (t, &(a, j)) in self.amb.iter().enumerate() {
-            cm[(a, j)] += self.y[a] * z[ns + t];
-        }
         let params = k * d + k + if self.bias { k } else { 0 };
         let mut r = DVector::zeros(params);
-        // The weight block, r[j·d + c] = v_j (Cᵀ X)_jc, is the d×k column-major matrix
-        // Xᵀ C: written in place, with no k×d temporary.
-        let block = &mut r.as_mut_slice()[..k * d];
+        // The amb pairs of each neuron, for the coefficient blocks below.
+        let mut amb_of: Vec<Vec<usize>> = vec![Vec::new(); k];
+        for (t, &(_, j)) in self.amb.iter().enumerate() {
+            amb_of[j].push(t);
+        }
         let xs = MatRef::from_column_major_slice(self.xs.as_slice(), ns, d);
-        let c = MatRef::from_column_major_slice(cm.as_slice(), ns, k);
-        matmul(MatMut::from_column_major_slice_mut(block, d, k), Accum::Replace, xs.transpose(), c, 1.0, Par::Seq);
-        if d > 0 {
-            for (col, &vj) in block.chunks_exact_mut(d).zip(&self.v) {
-                col.iter_mut().for_each(|x| *x *= vj);
+        // By blocks of neurons, so that no ns×k matrix is formed: C_aj = y_a (λ_a on_aj +
+        // μ_aj) for the block, then the weight block r[j·d + c] = v_j (Cᵀ X)_jc, the d×k
+        // column-major matrix Xᵀ C, written in place.
+        let (r_w, r_rest) = r.as_mut_slice().split_at_mut(k * d);
+        let mut cm = Vec::new();
+        for j0 in (0..k).step_by(APPLY_BLOCK) {
+            let bw = APPLY_BLOCK.min(k - j0);
+            cm.clear();
+            cm.resize(ns * bw, 0.0);
+            for (l, col) in cm.chunks_exact_mut(ns.max(1)).enumerate().take(bw) {
+                let j = j0 + l;
+                for (a, c) in col.iter_mut().enumerate() {
+                    if self.is_on(a, j) {
+                        *c = self.y[a] * z[a];
+                    }
+                }
+                for &t in &amb_of[j] {
+                    let a = self.amb[t].0;
+                    col[a] += self.y[a] * z[ns + t];
+                }
+                if self.bias {
+                    r_rest[j] = self.v[j] * col.iter().sum::<f64>();
+                }
+            }
+            let block = &mut r_w[j0 * d..(j0 + bw) * d];
+            let c = MatRef::from_column_major_slice(&cm, ns, bw);
+            matmul(MatMut::from_column_major_slice_mut(block, d, bw), Accum::Replace, xs.transpose(), c, 1.0, Par::Seq);
+            if d > 0 {
+                for (col, &vj) in block.chunks_exact_mut(d).zip(&self.v[j0..j0 + bw]) {
+                    col.iter_mut().for_each(|x| *x *= vj);
+                }
             }
         }
-        let mut off = k * d;
-        if self.bias {
-            for j in 0..k {
-                r[off + j] = self.v[j] * cm.column(j).sum();
-            }
-            off += k;
-        }
+        let off = if self.bias { k } else { 0 };
         for j in 0..k {
-            r[off + j] = (0..ns).map(|a| z[a] * self.y[a] * self.sig[(a, j)]).sum();
+            r_rest[off + j] = (0..ns).map(|a| z[a] * self.y[a] * self.sig[(a, j)]).sum();
         }
         r
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kkt::lpgen::Rows;
+
+    /// `apply` (blocks of neurons, wider than one block here) agrees with the rows of A
+    /// formed one by one (`Rows::row`), with and without bias, on a support of every
+    /// sample (borrowed inputs) and a proper subset (copied), with ambiguous pairs.
+    #[test]
+    fn apply_matches_rows() {
+        let (m, k, d) = (7, APPLY_BLOCK + 9, 3);
+        let mut rng = crate::data::Rng::seed_from_u64(12);
+        let x = DMatrix::from_fn(m, d, |_, _| rng.normal());
+        let y = DVector::from_fn(m, |i, _| if i % 2 == 0 { 1.0 } else { -1.0 });
+        let data = Dataset::new(x, y).expect("valid data");
+        for bias in [false, true] {
+            let w = DMatrix::from_fn(k, d, |_, _| rng.normal());
+            let b = bias.then(|| DVector::from_fn(k, |_, _| rng.normal()));
+            let v = DVector::from_fn(k, |_, _| rng.normal());
+            let net = Net::new(w, b, v).expect("valid net");
+            for support in [(0..m).collect::<Vec<_>>(), vec![1, 4, 6]] {
+                let p = Problem::new(&net, &data, &support, 0.2);
+                assert!(!p.amb.is_empty(), "the test wants ambiguous pairs");
+                let z: Vec<f64> = (0..p.nvars()).map(|_| rng.uniform()).collect();
+                let r = p.apply(&z);
+                let rows = Rows::new(&p, d);
+                let mut row = Vec::new();
+                for (idx, &got) in r.iter().enumerate() {
+                    rows.row(idx, &mut row);
+                    let want: f64 = row.iter().map(|&(var, c)| c * z[var]).sum();
+                    assert!((got - want).abs() <= 1e-12 * (1.0 + want.abs()), "row {idx}: {got} vs {want}");
+                }
+            }
+        }
     }
 }
