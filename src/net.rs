@@ -183,6 +183,23 @@ impl Net {
         DVector::from_vec(out)
     }
 
+    /// Parameter `i` of [`Net::flatten`]'s order, without allocating θ.
+    ///
+    /// # Panics
+    /// If `i ≥ param_count()` (a programming error).
+    pub(crate) fn param(&self, i: usize) -> f64 {
+        let (k, d) = self.w.shape();
+        if i < k * d {
+            return self.w[(i / d, i % d)];
+        }
+        let i = i - k * d;
+        match &self.b {
+            Some(b) if i < k => b[i],
+            Some(_) => self.v[i - k],
+            None => self.v[i],
+        }
+    }
+
     /// Calls `f(index, θ_index)` for every parameter in [`Net::flatten`]'s order,
     /// without allocating θ.
     pub(crate) fn for_each_param(&self, mut f: impl FnMut(usize, f64)) {
@@ -396,4 +413,26 @@ pub fn argmin(q: &DVector<f64>) -> (usize, f64) {
         }
     }
     best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `param(i)` reads the same entry as `flatten()[i]`, with and without bias, on a
+    /// non-square net (so that a row/column mix-up shows).
+    #[test]
+    fn param_matches_flatten() {
+        let (k, d) = (3, 5);
+        let w = DMatrix::from_fn(k, d, |j, c| (10 * j + c) as f64 + 0.5);
+        let v = DVector::from_fn(k, |j, _| -(j as f64) - 0.25);
+        for b in [None, Some(DVector::from_fn(k, |j, _| 100.0 + j as f64))] {
+            let net = Net::new(w.clone(), b, v.clone()).expect("valid net");
+            let flat = net.flatten();
+            assert_eq!(flat.len(), net.param_count());
+            for (i, &t) in flat.iter().enumerate() {
+                assert_eq!(net.param(i).to_bits(), t.to_bits(), "parameter {i}");
+            }
+        }
+    }
 }

@@ -142,6 +142,11 @@ impl Dataset {
         Dataset { x, y }
     }
 
+    /// The inputs (m×d) and labels, moved out.
+    pub(crate) fn into_parts(self) -> (DMatrix<f64>, DVector<f64>) {
+        (self.x, self.y)
+    }
+
     /// Inner-product statistics used by Lemma 3.1 and Theorems 3.1 and 4.1.
     pub fn inner_product_stats(&self) -> InnerProductStats {
         let pw = pairwise_inner(&self.x);

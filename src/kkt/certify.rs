@@ -18,8 +18,8 @@ use crate::data::Dataset;
 use crate::net::Net;
 
 /// One solved problem at one τ.
-struct Solved {
-    problem: Problem,
+struct Solved<'a> {
+    problem: Problem<'a>,
     z: Vec<f64>,
     residual: DVector<f64>,
     solver: SolverInfo,
@@ -30,15 +30,15 @@ struct Solved {
 
 /// Solves at `tau`. `warm` starts the coupled L2 solver; `carry` is the answer at a
 /// smaller τ of the ladder, which the LP generation carries over as a second start.
-fn solve_at(
+fn solve_at<'a>(
     hat: &Net,
-    data: &Dataset,
+    data: &'a Dataset,
     support: &[usize],
     tau: f64,
     s: &KktSettings,
     warm: Option<&CoupledState>,
-    carry: Option<(&Problem, &[f64])>,
-) -> Result<Solved, KktError> {
+    carry: Option<(&Problem<'_>, &[f64])>,
+) -> Result<Solved<'a>, KktError> {
     let start = Instant::now();
     let pattern_bytes = memory::estimate(
         s.norm,
@@ -47,6 +47,8 @@ fn solve_at(
     );
     memory::check("KKT problem", pattern_bytes, s.max_memory)?;
     let mut p = Problem::new(hat, data, support, tau);
+    // Building K freed the pattern's pre-activations and products of ns×ns and ns×k.
+    memory::return_freed();
     if p.amb.len() > s.max_ambiguous {
         return Err(KktError::TooManyAmbiguous { pairs: p.amb.len(), tau, limit: s.max_ambiguous });
     }
@@ -66,6 +68,7 @@ fn solve_at(
             let (mut z0, _, st) = l2::solve(&p, hat, s, warm)?;
             p.project(&mut z0);
             p.release_l2_data();
+            memory::return_freed();
             let mut starts = vec![z0];
             if let Some((prev, z)) = carry {
                 starts.push(p.carry(prev, z));
@@ -95,6 +98,8 @@ pub fn certify(net: &Net, data: &Dataset, settings: &KktSettings) -> Result<KktR
     net.check_data(data)?;
     let (hat, q_min) = net.normalized(data)?;
     let qhat = hat.margins(data)?;
+    // The margins' pre-activations (two ns×k matrices) are freed.
+    memory::return_freed();
     let support: Vec<usize> = match settings.support {
         Support::All => (0..data.m()).collect(),
         Support::Margin { slack } => (0..data.m()).filter(|&i| qhat[i] <= support_limit(slack)).collect(),

@@ -113,7 +113,7 @@ pub(crate) struct CoupledResult {
 
 /// Fixed data of one problem.
 struct Data<'a> {
-    p: &'a Problem,
+    p: &'a Problem<'a>,
     pairs_of: Vec<Vec<usize>>,
     by_neuron: Vec<Vec<usize>>,
 }

@@ -54,14 +54,14 @@ pub(crate) struct GenOutcome {
 /// Row access and structured products of the constraint matrix A (P rows, one per
 /// parameter in the layout of [`Net::flatten`]; one column per variable of z).
 pub(crate) struct Rows<'a> {
-    p: &'a Problem,
+    p: &'a Problem<'a>,
     d: usize,
     amb_by_neuron: Vec<Vec<usize>>,
 }
 
 impl<'a> Rows<'a> {
     /// Indexes the ambiguous pairs by neuron.
-    pub fn new(p: &'a Problem, d: usize) -> Rows<'a> {
+    pub fn new(p: &'a Problem<'a>, d: usize) -> Rows<'a> {
         let mut amb_by_neuron = vec![Vec::new(); p.k];
         for (t, &(_, j)) in p.amb.iter().enumerate() {
             amb_by_neuron[j].push(t);
@@ -104,7 +104,7 @@ impl<'a> Rows<'a> {
         let p = self.p;
         let (ns, k, d) = (p.ns(), p.k, self.d);
         let ww = DMatrix::from_fn(k, d, |j, c| w[j * d + c]);
-        let g = &p.xs * ww.transpose();
+        let g = &*p.xs * ww.transpose();
         let wb = |j: usize| if p.bias { w[k * d + j] } else { 0.0 };
         let voff = k * d + if p.bias { k } else { 0 };
         let mut out = vec![0.0; p.nvars()];
@@ -196,11 +196,16 @@ impl Master<'_> {
 /// within `max_rounds` master solves and `time_limit` seconds in all.
 pub(crate) fn solve(p: &Problem, hat: &Net, norm: Norm, starts: &[Vec<f64>], max_rounds: usize, time_limit: f64) -> GenOutcome {
     let deadline = Instant::now() + Duration::from_secs_f64(time_limit.clamp(0.0, 1e9));
-    let theta = hat.flatten();
-    let nparams = theta.len();
+    // θ̂ is read entry by entry from the net (no P-vector copy).
+    let theta = |i: usize| hat.param(i);
+    let nparams = hat.param_count();
     let n = p.nvars();
-    let tol = 1e-12 * norm.of(&theta);
-    let top = Norm::Linf.of(&theta);
+    let (mut top, mut sum) = (0.0f64, 0.0);
+    hat.for_each_param(|_, t| {
+        top = top.max(t.abs());
+        sum += t.abs();
+    });
+    let tol = 1e-12 * if norm == Norm::L1 { sum } else { top };
     let cs = if top > 0.0 && top.is_finite() { 1.0 / top } else { 1.0 };
     let mut start: Option<(Vec<f64>, DVector<f64>, f64)> = None;
     for z in starts {
@@ -210,7 +215,7 @@ pub(crate) fn solve(p: &Problem, hat: &Net, norm: Norm, starts: &[Vec<f64>], max
             start = Some((z.clone(), r, e));
         }
     }
-    let (z0, r0, e0) = start.unwrap_or_else(|| (vec![0.0; n], theta.clone(), norm.of(&theta)));
+    let (z0, r0, e0) = start.unwrap_or_else(|| (vec![0.0; n], hat.flatten(), if norm == Norm::L1 { sum } else { top }));
     let mut best = (z0, e0);
     let linf = norm == Norm::Linf;
     if best.1 <= tol {
@@ -226,9 +231,11 @@ pub(crate) fn solve(p: &Problem, hat: &Net, norm: Norm, starts: &[Vec<f64>], max
     let batch = if linf { n / 4 + 2 } else { n + 2 }.max(32);
     let toward = if linf { 1.0 } else { -1.0 };
     let seed_rows = best_k(r0.iter().map(|r| toward * r.abs()).enumerate(), seed);
-    let negative: Vec<bool> = r0.iter().map(|&r| r < 0.0).collect();
+    // The signs of the start's residual: L1 keeps them (rows outside W sit at their
+    // sign); L∞ does not use them.
+    let negative: Vec<bool> = if linf { Vec::new() } else { r0.iter().map(|&r| r < 0.0).collect() };
     drop(r0);
-    let sign_of = |i: usize| if negative[i] { -1.0 } else { 1.0 };
+    let sign_of = |i: usize| if negative.get(i).copied().unwrap_or(false) { -1.0 } else { 1.0 };
     let rows = Rows::new(p, hat.dim());
     let neq = n + usize::from(linf);
     let (rhs, constant) = if linf {
@@ -237,7 +244,9 @@ pub(crate) fn solve(p: &Problem, hat: &Net, norm: Norm, starts: &[Vec<f64>], max
         (e, 0.0)
     } else {
         let s = DVector::from_fn(nparams, |i, _| sign_of(i));
-        (rows.transpose_times(&s).iter().map(|v| -v).collect(), cs * s.dot(&theta))
+        let mut dot = 0.0;
+        hat.for_each_param(|i, t| dot += s[i] * t);
+        (rows.transpose_times(&s).iter().map(|v| -v).collect(), cs * dot)
     };
     let mut m = Master { rows, lp: Simplex::new(rhs), linf, n, cs, constant, buf: Vec::new(), col: vec![0.0; neq] };
     // The dual columns of z ≥ 0 (and t ≥ 0) and of μ_t ≤ λ_a.
@@ -259,7 +268,7 @@ pub(crate) fn solve(p: &Problem, hat: &Net, norm: Norm, starts: &[Vec<f64>], max
     for i in seed_rows {
         in_w[i] = true;
         wsize += 1;
-        m.add_row(i, theta[i], sign_of(i));
+        m.add_row(i, theta(i), sign_of(i));
     }
     let mut rounds = 0;
     let mut final_gap = f64::INFINITY;
@@ -271,6 +280,8 @@ pub(crate) fn solve(p: &Problem, hat: &Net, norm: Norm, starts: &[Vec<f64>], max
             break not_closed(format!("the generation did not close within {max_rounds} rounds (gap {final_gap:e})"));
         }
         rounds += 1;
+        // The last round's residual and pricing vectors are free again.
+        super::memory::return_freed();
         let budget = 50 * (neq + m.lp.ncols()) + 10_000;
         let outcome = m.lp.solve(budget, deadline);
         let pi = m.lp.duals();
@@ -312,7 +323,7 @@ pub(crate) fn solve(p: &Problem, hat: &Net, norm: Norm, starts: &[Vec<f64>], max
         for i in viol {
             in_w[i] = true;
             wsize += 1;
-            m.add_row(i, theta[i], sign_of(i));
+            m.add_row(i, theta(i), sign_of(i));
         }
     };
     let (z, _) = best;

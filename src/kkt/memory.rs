@@ -64,3 +64,19 @@ pub(crate) fn check(what: &str, needed: u128, budget: Option<u64>) -> Result<(),
     }
     Ok(())
 }
+
+/// Hands the allocator's free pages back to the operating system, between the phases of
+/// a solve that free large blocks (docs/kkt.md, "LP norms"). glibc serves blocks below
+/// its adaptive mmap threshold (which rises to the size of the largest block freed, so
+/// after the first free of an ns×k matrix, all of them) from its heap, and returns only
+/// the top of that heap by itself: a freed matrix in the middle stayed resident. No-op
+/// on other platforms.
+pub(crate) fn return_freed() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim takes no pointer and only releases free memory of the
+    // allocator that Rust's System allocator uses on this target.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+

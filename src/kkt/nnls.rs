@@ -9,8 +9,9 @@
 //! when the free block is numerically singular, and the outcome then says so
 //! ([`NnlsOutcome::Ridge`]) instead of claiming convergence.
 
-use faer::linalg::solvers::Solve;
-use faer::{Mat, Side};
+use faer::dyn_stack::{MemBuffer, MemStack, StackReq};
+use faer::linalg::cholesky::llt;
+use faer::Mat;
 
 /// Outcome of the NNLS iteration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -192,20 +193,18 @@ fn solve_free(
     if nf == 0 {
         return (Vec::new(), FreeSolve::Exact);
     }
-    let g = Mat::<f64>::from_fn(nf, nf, |r, s| gram(fset[r], fset[s]));
     let rhs = Mat::<f64>::from_fn(nf, 1, |r, _| c[fset[r]]);
+    let par = faer::get_global_parallelism();
+    // The block is factorised in place (one nf×nf matrix, no copy); a failed attempt
+    // rebuilds it with the next ridge.
+    let mut mem = MemBuffer::new(llt::factor::cholesky_in_place_scratch::<f64>(nf, par, Default::default()));
     let mut ridge = 0.0;
     for _ in 0..8 {
-        // Without a ridge the block itself is factorised (no copy).
-        let ridged;
-        let gr = if ridge > 0.0 {
-            ridged = Mat::<f64>::from_fn(nf, nf, |r, s| g[(r, s)] + if r == s { ridge } else { 0.0 });
-            &ridged
-        } else {
-            &g
-        };
-        if let Ok(llt) = gr.llt(Side::Lower) {
-            let sol = llt.solve(&rhs);
+        let mut g = Mat::<f64>::from_fn(nf, nf, |r, s| gram(fset[r], fset[s]) + if r == s { ridge } else { 0.0 });
+        let stack = MemStack::new(&mut mem);
+        if llt::factor::cholesky_in_place(g.as_mut(), Default::default(), par, stack, Default::default()).is_ok() {
+            let mut sol = rhs.clone();
+            llt::solve::solve_in_place(g.as_ref(), sol.as_mut(), par, MemStack::new(&mut MemBuffer::new(StackReq::EMPTY)));
             let out: Vec<f64> = (0..nf).map(|r| sol[(r, 0)]).collect();
             if out.iter().all(|t| t.is_finite()) {
                 return (out, if ridge > 0.0 { FreeSolve::Ridge } else { FreeSolve::Exact });

@@ -1,10 +1,13 @@
 //! The basis inverse of [`Simplex`] (docs/kkt.md, "LP norms"): B⁻¹ kept explicitly
 //! (a faer matrix, so that its products use the machine's vector units), its products
 //! with a vector, its rank-one update at a pivot, and the periodic refactorisation by
-//! LU with partial pivoting, after which the basic values are recomputed with one step
+//! LU with partial pivoting (in place, the inverse by triangular solves), after which the basic values are recomputed with one step
 //! of iterative refinement.
 
+use faer::dyn_stack::{MemBuffer, MemStack};
+use faer::linalg::lu::partial_pivoting as lu;
 use faer::linalg::matmul::matmul;
+use faer::linalg::triangular_solve;
 use faer::{Accum, Mat, MatMut, MatRef, Par};
 use nalgebra::DVector;
 
@@ -71,9 +74,13 @@ impl Simplex {
     /// basis is numerically singular (a zero or non-finite pivot of U).
     pub(super) fn refactor(&mut self) -> bool {
         let m = self.m;
-        // The old inverse goes first, so that at most two m×m matrices are alive.
-        self.binv = Mat::zeros(0, 0);
-        let mut b = Mat::<f64>::zeros(m, m);
+        // B is assembled in the scratch matrix and its inverse written over the old one:
+        // two m×m matrices, no allocation after the first refactorisation of a solve.
+        let mut b = std::mem::replace(&mut self.spare, Mat::zeros(0, 0));
+        if b.nrows() != m || b.ncols() != m {
+            b = Mat::zeros(m, m);
+        }
+        let mut inv = std::mem::replace(&mut self.binv, Mat::zeros(0, 0));
         let mut col = vec![0.0; m];
         for (k, &j) in self.basis.iter().enumerate() {
             self.col_into(j, &mut col);
@@ -81,17 +88,30 @@ impl Simplex {
                 b[(i, k)] = v;
             }
         }
-        let lu = b.partial_piv_lu();
-        drop(b);
-        let u = lu.U();
+        // LU with partial pivoting in place (P B = L U), then B⁻¹ = U⁻¹ L⁻¹ P by two
+        // triangular solves on P itself: two m×m matrices at the peak, no factor copy.
+        let par = Par::Seq;
+        let (mut perm, mut perm_inv) = (vec![0usize; m], vec![0usize; m]);
+        let mut mem = MemBuffer::new(lu::factor::lu_in_place_scratch::<usize, f64>(m, m, par, Default::default()));
+        let (_, p) = lu::factor::lu_in_place(b.as_mut(), &mut perm, &mut perm_inv, par, MemStack::new(&mut mem), Default::default());
         if (0..m).any(|i| {
-            let p = u[(i, i)];
+            let p = b[(i, i)];
             p == 0.0 || !p.is_finite()
         }) {
             return false;
         }
-        let inv = faer::linalg::solvers::DenseSolveCore::inverse(&lu);
-        drop(lu);
+        let fwd = p.arrays().0;
+        if inv.nrows() != m || inv.ncols() != m {
+            inv = Mat::zeros(m, m);
+        } else {
+            inv.fill(0.0);
+        }
+        for (i, &pi) in fwd.iter().enumerate() {
+            inv[(i, pi)] = 1.0;
+        }
+        triangular_solve::solve_unit_lower_triangular_in_place(b.as_ref(), inv.as_mut(), par);
+        triangular_solve::solve_upper_triangular_in_place(b.as_ref(), inv.as_mut(), par);
+        self.spare = b;
         if inv.col_iter().any(|c| c.iter().any(|v| !v.is_finite())) {
             return false;
         }
