@@ -17,6 +17,8 @@ pub const RADIUS: &str = "relucert/radius@1";
 pub const RADIUS_PROOF: &str = "relucert/radius-proof@2";
 /// The previous radius-proof tag (no ball certificate), still read by `verify-radius`.
 pub const RADIUS_PROOF_V1: &str = "relucert/radius-proof@1";
+/// Polish reports (`polish`).
+pub const POLISH: &str = "relucert/polish@1";
 /// Theorem 4.1 reports (`theorem41`).
 pub const THEOREM41: &str = "relucert/theorem41@1";
 /// Training reports (`train`).
@@ -48,6 +50,6 @@ pub const DATA_CONTENT: &str = "relucert/data-content@1";
 
 /// Every tag above, for tests and tools that list the formats.
 pub const ALL: &[&str] = &[
-    NET, DATA, KKT, RADIUS, RADIUS_PROOF, RADIUS_PROOF_V1, THEOREM41, TRAIN, TRAIN_CHECKPOINT, TRAIN_CHECKPOINT_V1, GEN, EVAL, CONSTRUCT, DEMO, CHECK, REPRODUCE,
+    NET, DATA, KKT, RADIUS, RADIUS_PROOF, RADIUS_PROOF_V1, POLISH, THEOREM41, TRAIN, TRAIN_CHECKPOINT, TRAIN_CHECKPOINT_V1, GEN, EVAL, CONSTRUCT, DEMO, CHECK, REPRODUCE,
     GRID, NET_CONTENT, DATA_CONTENT,
 ];

@@ -16,7 +16,7 @@ fn hex(bytes: &[u8]) -> String {
 /// b (if any) and v as f64 little-endian.
 pub fn net_content_hash(net: &Net) -> String {
     let mut h = Sha256::new();
-    h.update(b"relucert/net-content@1");
+    h.update(crate::io::tags::NET_CONTENT.as_bytes());
     for n in [net.dim() as u64, net.width() as u64, u64::from(net.has_bias())] {
         h.update(n.to_le_bytes());
     }
@@ -30,7 +30,7 @@ pub fn net_content_hash(net: &Net) -> String {
 /// little-endian, then x (row-major) and y as f64 little-endian.
 pub fn data_content_hash(data: &Dataset) -> String {
     let mut h = Sha256::new();
-    h.update(b"relucert/data-content@1");
+    h.update(crate::io::tags::DATA_CONTENT.as_bytes());
     for n in [data.d() as u64, data.m() as u64] {
         h.update(n.to_le_bytes());
     }

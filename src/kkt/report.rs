@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::Norm;
 
 /// Format tag of a KKT certificate.
-pub const REPORT_FORMAT: &str = "relucert/kkt@1";
+pub const REPORT_FORMAT: &str = crate::io::tags::KKT;
 
 /// Name and hashes of an input.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

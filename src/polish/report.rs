@@ -9,7 +9,7 @@ use crate::kkt::KktReport;
 use crate::net::Net;
 
 /// Format tag of a polish report.
-pub const POLISH_FORMAT: &str = "relucert/polish@1";
+pub const POLISH_FORMAT: &str = crate::io::tags::POLISH;
 
 /// How polishing ended. Only [`PolishStatus::Kkt`] comes with a KKT point.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
