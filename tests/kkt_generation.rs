@@ -36,7 +36,8 @@ fn support_of(rep: &KktReport) -> Vec<usize> {
     (0..rep.lambda.len()).filter(|&i| rep.lambda[i] > 1e-7 * top).collect()
 }
 
-/// Generation and the explicit LP agree: ε to 1e-9 relative, both optimal, and the
+/// Generation and the explicit LP agree: ε to 1e-9 relative (1e-8 where generation is
+/// the better of the two, for microlp's accuracy), both optimal, and the
 /// generated certificate verifies. Returns whether the supports of λ agree (they must
 /// where the LP's optimal λ is unique; a degenerate LP has several optimal λ).
 fn check_agreement(net: &Net, data: &Dataset, norm: Norm, tau: f64, all: bool) -> Result<bool, TestCaseError> {
@@ -45,7 +46,12 @@ fn check_agreement(net: &Net, data: &Dataset, norm: Norm, tau: f64, all: bool) -
     prop_assert_eq!(&e.solver.status, &SolveStatus::Optimal);
     prop_assert_eq!(&g.solver.status, &SolveStatus::Optimal, "{:?}", g.solver);
     let floor = 1e-12 * g.theta_hat_norm;
-    prop_assert!((g.eps - e.eps).abs() <= 1e-9 * e.eps.max(g.eps) + floor, "{norm:?}: generation {} vs explicit {}", g.eps, e.eps);
+    // Generation may not be worse than the explicit LP by more than 1e-9 relative. It
+    // may be better by up to microlp's own accuracy (about 1e-9 relative, docs/kkt.md):
+    // both ε are residuals recomputed from an admissible λ, so the smaller one is the
+    // closer to the optimum (seen: 2.379978211954467 against 2.3799782147365325).
+    prop_assert!(g.eps - e.eps <= 1e-9 * e.eps.max(g.eps) + floor, "{norm:?}: generation {} worse than explicit {}", g.eps, e.eps);
+    prop_assert!(e.eps - g.eps <= 1e-8 * e.eps.max(g.eps) + floor, "{norm:?}: generation {} far below explicit {}", g.eps, e.eps);
     prop_assert!(g.final_gap.unwrap() <= 1e-12 * g.theta_hat_norm);
     prop_assert!(g.rounds.unwrap() >= 1 && g.working_set.unwrap() >= 1);
     prop_assert!(kkt::verify(net, data, &g).unwrap().holds);
