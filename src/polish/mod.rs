@@ -357,7 +357,8 @@ struct Env<'a> {
 /// cell, try the exact solve and the certificate at its solution, and move the pattern
 /// constraints that block it to their other side. Every cell contains the previous
 /// solution, so γ never decreases. Returns the last solution (normalised) and its γ, or
-/// the finished polish.
+/// the finished polish. (A cell solved only to reduced accuracy still serves as a step:
+/// it is a candidate, never a claim, and γ is tracked so the best iterate is kept.)
 fn cell_walk(p: &Params, env: &Env, out: &mut Outcome) -> Result<Polished, Option<(Params, f64)>> {
     let Env { aug, s, .. } = *env;
     let mut classes = cell::Classes::of(p, aug).heaviest(s.max_cell_classes);

@@ -98,14 +98,14 @@ pub enum BallError {
     Weak(f64),
 }
 
-/// `fl(Σ_c w_jc δ_c)` and an upper bound of its error.
-fn dot_err(w: &[f64], d: &[f64]) -> (f64, f64) {
+/// `fl(Σ_c w_c δ_c)` and an upper bound of its error.
+fn dot_err<'w>(w: impl Iterator<Item = &'w f64>, d: &[f64]) -> (f64, f64) {
     let (mut s, mut a) = (0.0, 0.0);
-    for (p, q) in w.iter().zip(d) {
+    for (p, q) in w.zip(d) {
         s += p * q;
         a += (p * q).abs();
     }
-    (s, up(gamma(w.len()) * a))
+    (s, up(gamma(d.len()) * a))
 }
 
 /// Checks `cert` against the sample; returns the certified lower bound of `y·N` on the
@@ -130,14 +130,13 @@ pub(crate) fn check_ball(sample: &Sample, cert: &BallCert) -> Result<f64, BallEr
         if role[j] == Role::Off {
             continue;
         }
-        let row = w.row(j);
-        let row: Vec<f64> = row.iter().copied().collect();
-        let (s, es) = dot_err(&row, &cert.delta);
+        let (s, es) = dot_err(w.row(j).iter(), &cert.delta);
         let tau = sample.u0[j] + s;
         let et = up((sample.e0[j] + es) * (1.0 + 4.0 * U) + tau.abs() * 2.0 * U);
         let a = sample.alpha[j];
         let p = cert.params[j];
         let (term, err) = match role[j] {
+            Role::Off => continue,
             Role::On => {
                 coef[j] = a;
                 (a * tau, up(a.abs() * et + (a * tau).abs() * 2.0 * U))
@@ -164,7 +163,6 @@ pub(crate) fn check_ball(sample: &Sample, cert: &BallCert) -> Result<f64, BallEr
                 curv[j] = up(up(a.abs() / down(4.0 * p)) * (1.0 + 2.0 * U));
                 (t, 0.0)
             }
-            Role::Off => unreachable!("skipped above"),
         };
         f_sum += term;
         f_abs += term.abs();

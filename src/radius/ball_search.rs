@@ -23,6 +23,8 @@ const ITERATIONS: usize = 60;
 const STEP: f64 = 0.3;
 /// Bisection steps on the radius.
 const BISECTIONS: usize = 14;
+/// Largest input dimension searched: each round eigen-decomposes a d × d matrix.
+pub(crate) const MAX_DIM: usize = 400;
 
 /// The search's state between radii: the parameters warm start the next radius.
 struct Minorant<'s, 'a> {

@@ -45,7 +45,7 @@ use std::time::Instant;
 
 use super::attack::{attack, AttackSettings};
 use super::ball::BallCert;
-use super::ball_search::largest_ball;
+use super::ball_search::{largest_ball, MAX_DIM};
 use super::certify::{never_flips, Leaf};
 use super::node::{dot, Eval, Frame, Problem};
 use super::proof::{ProofKind, SampleProof};
@@ -113,9 +113,8 @@ struct Search<'a> {
     leaf_min: f64,
     /// The closed leaves, when a proof is recorded.
     leaves: Option<Vec<Leaf>>,
-    /// A checked ball certificate: no flipped point within `ball_r` (0 without one).
+    /// A checked ball certificate: no flipped point within its radius.
     ball: Option<BallCert>,
-    ball_r: f64,
     store: Vec<Node>,
     heap: BinaryHeap<HeapItem>,
     /// `(seconds, lower, upper)` at each better incumbent.
@@ -141,7 +140,6 @@ impl<'a> Search<'a> {
             leaf_min: f64::INFINITY,
             leaves: settings.record_proof.then(Vec::new),
             ball: None,
-            ball_r: 0.0,
             store: Vec::new(),
             heap: BinaryHeap::new(),
             history: Vec::new(),
@@ -291,13 +289,18 @@ impl<'a> Search<'a> {
     /// The certified lower bound now: the smallest bound of the closed leaves and of
     /// the open nodes, or the ball certificate's radius when that is larger.
     fn lower_now(&self) -> f64 {
-        self.heap.peek().map_or(self.leaf_min, |h| self.leaf_min.min(h.0)).min(self.in_flight).max(self.ball_r)
+        self.heap.peek().map_or(self.leaf_min, |h| self.leaf_min.min(h.0)).min(self.in_flight).max(self.ball_radius())
+    }
+
+    /// The ball certificate's radius (0 without one).
+    fn ball_radius(&self) -> f64 {
+        self.ball.as_ref().map_or(0.0, |b| b.radius)
     }
 
     /// Appends the current bracket to the history.
     fn record(&mut self) {
         let t = self.start.elapsed().as_secs_f64();
-        let lower = if self.store.is_empty() { self.ball_r } else { self.lower_now() };
+        let lower = if self.store.is_empty() { self.ball_radius() } else { self.lower_now() };
         self.history.push((t, lower, self.ub));
     }
 
@@ -436,10 +439,9 @@ pub(crate) fn search(net: &Net, x: &[f64], y: f64, settings: &RadiusSettings) ->
     }
     result.initial_upper = s.ub;
     // The ball bound (docs/radius.md): at most a quarter of the time limit.
-    if settings.ball_bound && x.len() <= 400 {
+    if settings.ball_bound && x.len() <= MAX_DIM {
         let deadline = settings.time_limit.map(|t| start + t / 4);
         if let Some(cert) = largest_ball(&s.prob.cert, s.ub, deadline) {
-            s.ball_r = cert.radius;
             result.ball_radius = Some(cert.radius);
             s.ball = Some(cert);
             s.record();
@@ -447,7 +449,7 @@ pub(crate) fn search(net: &Net, x: &[f64], y: f64, settings: &RadiusSettings) ->
     }
     let stop = s.run(start);
     s.record();
-    let (ub, lower) = (s.ub, s.leaf_min.max(s.ball_r));
+    let (ub, lower) = (s.ub, s.leaf_min.max(s.ball_radius()));
     result.regions = s.regions;
     result.closed = s.closed;
     result.upper = ub;

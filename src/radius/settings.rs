@@ -63,7 +63,8 @@ pub struct RadiusSettings {
     /// Before branching, look for the largest ball around x that one quadratic minorant
     /// of the margin proves free of flipped points (docs/radius.md, "The ball bound");
     /// its radius is a lower bound besides the tree's. Skipped when `d > 400` (one
-    /// eigen-decomposition of a d × d matrix per iteration). Default true.
+    /// eigen-decomposition of a d × d matrix per iteration; the limit is
+    /// `ball_search::MAX_DIM`). Default true.
     pub ball_bound: bool,
     /// Threads that evaluate a batch of nodes: 1 sequential, 0 rayon's default, n a
     /// pool of n. The answer and bracket do not depend on it (docs/radius.md).
