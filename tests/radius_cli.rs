@@ -88,3 +88,25 @@ fn radius_and_theorem41_on_orthogonal_kkt() {
         usage(d, &["radius", "--net", "n.json", "--data", "d.json", &arg], "--time-limit");
     }
 }
+
+/// The paper's scale (width 1000, d = 100, trained to loss 1e-30): the ball
+/// certificate alone brings every bracket within 1 % (the issue asks for 5 % in 60 s),
+/// and `verify-radius` re-checks the certificates. Before the saddle-point search
+/// (a damped fixed point) sample 2 stalled at a 6.3 % gap.
+#[test]
+fn paper_scale_brackets_close_through_the_ball_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    assert!(relucert(d, &["gen", "sphere", "--d", "100", "--m", "100", "--seed", "1", "-o", "d.json"]).status.success());
+    assert!(relucert(d, &["train", "--data", "d.json", "--width", "1000", "--target-loss", "1e-30", "-o", "n.json"]).status.success());
+    let args = ["radius", "--net", "n.json", "--data", "d.json", "--samples", "0,1,2,3", "--time-limit", "240", "--gap", "0.01", "--threads", "1", "--json", "-o", "r.json", "--proof", "p.json"];
+    let r = json(d, &args);
+    for s in r["samples"].as_array().unwrap() {
+        let (lower, upper) = (s["lower"].as_f64().unwrap(), s["upper"].as_f64().unwrap());
+        let ball = s["ball_radius"].as_f64().unwrap();
+        assert_eq!(ball, lower, "sample {}: the lower bound is the ball's", s["index"]);
+        assert!(lower <= upper && (upper - lower) <= 0.01 * upper, "sample {}: [{lower}, {upper}]", s["index"]);
+    }
+    let v = json(d, &["verify-radius", "--net", "n.json", "--data", "d.json", "--report", "r.json", "--proof", "p.json", "--json"]);
+    assert_eq!(v["samples"], 4, "{v}");
+}

@@ -1,14 +1,19 @@
 //! Finding a ball certificate ([`super::ball`]): the largest radius below the
 //! incumbent whose ball the quadratic minorant proves free of flipped points.
 //!
-//! For a fixed radius the minorant's parameters are chosen by a damped fixed-point
-//! iteration: minimise the minorant over the ball (a trust-region problem, solved
-//! exactly through the eigenvalues of M), then move each parabola's tangent point
-//! `c_j` (geometrically) and each slope `β_j` towards the minimiser's `|τ_j|` and
-//! `1[τ_j > 0]`, where the parabola or the line touches `σ`. Whenever the minorant's
-//! value is positive, the numbers are checked by [`check_ball`]; only a certificate
-//! that passes is returned. The radius is found by bisection between 0 and the
-//! incumbent; measurements are in BENCHMARKS.md ("Paper scale").
+//! For a fixed radius the minorant's parameters are chosen by fictitious play, a
+//! saddle-point iteration: minimise the minorant over the ball (a trust-region
+//! problem, solved exactly through the eigenvalues of M), add the minimiser to a
+//! running (weighted) average of the points found so far, and answer that average with
+//! the best parameters against it: `c_j = sqrt(mean τ_j²)`, which minimises the mean
+//! of the parabola `(τ_j + c)²/(4c)`, and `β_j = 1[mean τ_j > 0]`, which maximises the
+//! mean of the line `β τ_j`. The bound is concave in the parameters and the
+//! minorant is quadratic in δ, so this is the classical iteration for the
+//! parameters' max-min; answering only the last minimiser (a fixed point) oscillates
+//! between far-apart minimisers (docs/radius.md, "The ball bound"). Whenever the
+//! minorant's value is positive, the numbers are checked by [`check_ball`]; only a
+//! certificate that passes is returned. The radius is found by bisection between 0 and
+//! the incumbent; measurements are in BENCHMARKS.md ("Paper scale").
 
 use std::time::Instant;
 
@@ -17,10 +22,11 @@ use nalgebra::{DMatrix, SymmetricEigen};
 use super::ball::{check_ball, gram, roles, BallCert, Role};
 use super::certify::Sample;
 
-/// Fixed-point iterations per radius.
+/// Iterations per radius.
 const ITERATIONS: usize = 60;
-/// Damping of the parameter updates (the share of the new value).
-const STEP: f64 = 0.3;
+/// Iterations averaged with equal weights; later minimisers get weight 2/(n + 1), so
+/// the average forgets the poor early points faster.
+const EQUAL_WEIGHTS: usize = 5;
 /// Bisection steps on the radius.
 const BISECTIONS: usize = 14;
 /// Largest input dimension searched: each round eigen-decomposes a d × d matrix.
@@ -30,6 +36,11 @@ pub(crate) const MAX_DIM: usize = 400;
 struct Minorant<'s, 'a> {
     sample: &'s Sample<'a>,
     params: Vec<f64>,
+    /// Running averages of τ_j and τ_j² over this radius's minimisers.
+    mean: Vec<f64>,
+    mean_sq: Vec<f64>,
+    /// Minimisers averaged so far at this radius.
+    seen: usize,
 }
 
 /// The minorant `K + cᵀδ − δᵀMδ` of one parameter choice, and its minimum over the
@@ -112,17 +123,23 @@ impl Minorant<'_, '_> {
         value.is_finite().then_some(Trs { value, mu, lmax, delta })
     }
 
-    /// Moves the parameters towards the touching points at δ.
+    /// Adds the minimiser δ to the running averages and sets each parameter to its
+    /// best answer against them: `c_j = sqrt(mean τ_j²)` (floored at a millionth of the
+    /// neuron's reach), `β_j = 1[mean τ_j > 0]`.
     fn update(&mut self, role: &[Role], delta: &[f64], r: f64) {
         let tau = self.tau(delta);
+        self.seen += 1;
+        let n = self.seen as f64;
+        let weight = if self.seen <= EQUAL_WEIGHTS { 1.0 / n } else { 2.0 / (n + 1.0) };
         for j in 0..self.params.len() {
-            let p = &mut self.params[j];
+            self.mean[j] += weight * (tau[j] - self.mean[j]);
+            self.mean_sq[j] += weight * (tau[j] * tau[j] - self.mean_sq[j]);
             match role[j] {
                 Role::Lower => {
-                    let target = tau[j].abs().max(1e-6 * r * self.sample.wn[j]).max(f64::MIN_POSITIVE);
-                    *p = ((1.0 - STEP) * p.ln() + STEP * target.ln()).exp();
+                    let floor = 1e-6 * r * self.sample.wn[j];
+                    self.params[j] = self.mean_sq[j].max(0.0).sqrt().max(floor).max(f64::MIN_POSITIVE);
                 }
-                Role::Raise => *p = ((1.0 - STEP) * *p + STEP * f64::from(u8::from(tau[j] > 0.0))).clamp(0.0, 1.0),
+                Role::Raise => self.params[j] = f64::from(u8::from(self.mean[j] > 0.0)),
                 _ => {}
             }
         }
@@ -131,6 +148,7 @@ impl Minorant<'_, '_> {
     /// A certificate for the ball of radius r, if the iteration finds one that checks.
     fn certify(&mut self, r: f64) -> Option<BallCert> {
         let role = roles(self.sample, r);
+        self.seen = 0;
         for _ in 0..ITERATIONS {
             let trs = self.solve(&role, r)?;
             if trs.value > 0.0 {
@@ -154,7 +172,8 @@ pub(crate) fn largest_ball(sample: &Sample, hi: f64, deadline: Option<Instant>) 
     if !(hi.is_finite() && hi > 0.0) {
         return None;
     }
-    let mut mino = Minorant { sample, params: vec![0.0; sample.alpha.len()] };
+    let k = sample.alpha.len();
+    let mut mino = Minorant { sample, params: vec![0.0; k], mean: vec![0.0; k], mean_sq: vec![0.0; k], seen: 0 };
     let (mut lo, mut top, mut best) = (0.0, hi, None);
     mino.start(hi);
     for _ in 0..BISECTIONS {
