@@ -8,20 +8,9 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use relucert::data::Rng;
-use relucert::radius::reference::brute_force;
+use relucert::radius::reference::{brute_force, gaussian_net};
 use relucert::radius::{exact_radius, fig1, theorem41, RadiusSettings, Theorem41Settings};
 use relucert::{Generator, Net};
-
-/// A random net: w ~ N(0, 1/d), b ~ N(0, 0.1²), v ~ N(0, 1/k).
-pub fn random_net(k: usize, d: usize, seed: u64) -> Net {
-    let mut rng = Rng::seed_from_u64(seed);
-    let sd = 1.0 / (d as f64).sqrt();
-    let w: Vec<f64> = (0..k * d).map(|_| sd * rng.normal()).collect();
-    let b: Vec<f64> = (0..k).map(|_| 0.1 * rng.normal()).collect();
-    let v: Vec<f64> = (0..k).map(|_| rng.normal() / (k as f64).sqrt()).collect();
-    Net::from_rows(d, &w, Some(&b), &v).unwrap()
-}
 
 /// A net trained with the crate's trainer (exponential loss, fast schedule) to loss
 /// 1e-30 (or 20 s) on sphere data.
@@ -45,7 +34,7 @@ fn bench_exact(c: &mut Criterion) {
     let mut g = c.benchmark_group("exact_radius_random_d10");
     g.sample_size(10);
     for k in [8usize, 12, 16, 32, 64] {
-        let net = random_net(k, d, 100 + k as u64);
+        let net = gaussian_net(k, d, 100 + k as u64);
         let (x, y) = sample(&net, d, 7);
         let r = exact_radius(&net, &x, y, &RadiusSettings::default()).unwrap();
         eprintln!("k = {k}: radius {:.6} outcome {:?} regions {} closed {}", r.radius, r.outcome, r.regions, r.closed);
@@ -56,7 +45,7 @@ fn bench_exact(c: &mut Criterion) {
     g.finish();
     let mut g = c.benchmark_group("brute_force_k12_d10");
     g.sample_size(10);
-    let net = random_net(12, d, 112);
+    let net = gaussian_net(12, d, 112);
     let (x, y) = sample(&net, d, 7);
     eprintln!("brute force k = 12: radius {:.6}", brute_force(&net, &x, y));
     g.bench_function("clarabel_4096_pieces", |bch| bch.iter(|| brute_force(black_box(&net), black_box(&x), y)));
@@ -84,7 +73,7 @@ fn bench_trained(c: &mut Criterion) {
 fn bench_fig1(c: &mut Criterion) {
     let (k, d, m) = (1000, 100, 100);
     let data = Generator::Sphere.generate(d, m, 3).unwrap();
-    let net = random_net(k, d, 4);
+    let net = gaussian_net(k, d, 4);
     // Make it separate the data: flip output weights' contribution per sample is not
     // possible in general, so use labels = sign(N(x)) for the benchmark.
     let out = net.forward(data.x());

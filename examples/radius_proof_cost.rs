@@ -7,24 +7,16 @@
 
 use std::time::Instant;
 
-use relucert::data::Rng;
+use relucert::radius::reference::gaussian_net;
 use relucert::radius::{radius_report, verify_radius, RadiusMethod, RadiusSettings, ReportedSample};
-use relucert::{Dataset, Generator, Net};
-
-fn random_net(k: usize, d: usize, seed: u64) -> Net {
-    let mut rng = Rng::seed_from_u64(seed);
-    let w: Vec<f64> = (0..k * d).map(|_| rng.normal() / (d as f64).sqrt()).collect();
-    let b: Vec<f64> = (0..k).map(|_| 0.1 * rng.normal()).collect();
-    let v: Vec<f64> = (0..k).map(|_| rng.normal() / (k as f64).sqrt()).collect();
-    Net::from_rows(d, &w, Some(&b), &v).expect("valid net")
-}
+use relucert::{Dataset, Generator};
 
 fn main() {
     let d = 10;
     println!("| k | samples exact | leaves | proof size (JSON) | search time | verify time |");
     println!("|---|---|---|---|---|---|");
     for k in [12usize, 32, 64] {
-        let net = random_net(k, d, 100 + k as u64);
+        let net = gaussian_net(k, d, 100 + k as u64);
         let x = Generator::Sphere.generate(d, 4, 7).expect("data");
         let y: Vec<f64> = (0..4).map(|i| if net.forward_one(&x.row(i)) >= 0.0 { 1.0 } else { -1.0 }).collect();
         let data = Dataset::new(x.x().clone(), nalgebra::DVector::from_vec(y)).expect("data");

@@ -27,18 +27,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
-VENV = os.path.join(HERE, ".venv")
-
-
-def ensure_venv():
-    py = os.path.join(VENV, "bin", "python")
-    if sys.prefix == VENV or os.environ.get("KKT_PEER_IN_VENV"):
-        return
-    if not os.path.exists(py):
-        subprocess.check_call([sys.executable, "-m", "venv", VENV])
-        subprocess.check_call([py, "-m", "pip", "install", "-q", "numpy", "scipy"])
-    env = dict(os.environ, KKT_PEER_IN_VENV="1")
-    os.execve(py, [py, os.path.abspath(__file__)] + sys.argv[1:], env)
+sys.path.insert(0, HERE)
+from peer_venv import reexec_in_venv  # noqa: E402
 
 
 CPU = {}
@@ -61,7 +51,7 @@ def median_time(f, reps):
 
 
 def main():
-    ensure_venv()
+    reexec_in_venv(__file__, ".venv", ["numpy", "scipy"])
     import numpy as np
     import scipy
     from scipy.optimize import linprog, nnls

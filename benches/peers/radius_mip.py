@@ -45,22 +45,12 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
-VENV = os.path.join(HERE, ".venv-mip")
 RELUCERT = os.path.join(ROOT, "target", "release", "relucert")
 
+sys.path.insert(0, HERE)
+from peer_venv import reexec_in_venv  # noqa: E402
 
-def ensure_venv():
-    py = os.path.join(VENV, "bin", "python")
-    if sys.prefix == VENV or os.environ.get("RADIUS_MIP_IN_VENV"):
-        return
-    if not os.path.exists(py):
-        subprocess.check_call([sys.executable, "-m", "venv", VENV])
-        subprocess.check_call([py, "-m", "pip", "install", "-q", "numpy", "gurobipy", "pyscipopt"])
-    env = dict(os.environ, RADIUS_MIP_IN_VENV="1")
-    os.execve(py, [py, os.path.abspath(__file__)] + sys.argv[1:], env)
-
-
-ensure_venv()
+reexec_in_venv(__file__, ".venv-mip", ["numpy", "gurobipy", "pyscipopt"])
 import numpy as np  # noqa: E402
 
 
@@ -115,18 +105,36 @@ def attack(w, b, v, x, y, seconds=0.3, seed=0):
     return best
 
 
-def encode(model_api, w, b, v, x, y, R):
-    """Returns the interval bounds (l, h) valid in the ball of radius R."""
+def encode(add_var, add_binary, add_cons, quicksum, w, b, v, x, y, R):
+    """The big-M MIQP constraints, shared by both solvers: δ in the box [-R, R]^d, each
+    neuron unstable in the ball of radius R (interval bounds u(x) ± R‖w_j‖) a ReLU with
+    one binary, the others fixed, and the flip y·N(x + δ) ≤ 0. Returns δ's variables."""
+    k, d = w.shape
     u0 = w @ x + b
     r = R * np.linalg.norm(w, axis=1)
-    return u0 - r, u0 + r
+    l, h = u0 - r, u0 + r
+    delta = [add_var(-R, R) for _ in range(d)]
+    terms = []
+    for j in range(k):
+        uj = quicksum(float(w[j, i]) * delta[i] for i in range(d)) + float(u0[j])
+        if l[j] >= 0:
+            terms.append(float(v[j]) * uj)
+        elif h[j] <= 0:
+            continue
+        else:
+            a = add_var(0.0, float(h[j]))
+            z = add_binary()
+            add_cons(a >= uj)
+            add_cons(a <= uj - float(l[j]) * (1 - z))
+            add_cons(a <= float(h[j]) * z)
+            terms.append(float(v[j]) * a)
+    add_cons(float(y) * quicksum(terms) <= 0)
+    return delta
 
 
 def solve_gurobi(w, b, v, x, y, R, time_limit):
     import gurobipy as gp
     from gurobipy import GRB
-    k, d = w.shape
-    l, h = encode(None, w, b, v, x, y, R)
     env = gp.Env(empty=True)
     env.setParam("OutputFlag", 0)
     env.start()
@@ -134,22 +142,8 @@ def solve_gurobi(w, b, v, x, y, R, time_limit):
     m.Params.Threads = 1
     m.Params.TimeLimit = time_limit
     m.Params.MIPGap = 1e-6
-    delta = [m.addVar(lb=-R, ub=R) for _ in range(d)]
-    terms = []
-    for j in range(k):
-        uj = gp.quicksum(float(w[j, i]) * delta[i] for i in range(d)) + float(w[j] @ x + b[j])
-        if l[j] >= 0:
-            terms.append(float(v[j]) * uj)
-        elif h[j] <= 0:
-            continue
-        else:
-            a = m.addVar(lb=0.0, ub=float(h[j]))
-            z = m.addVar(vtype=GRB.BINARY)
-            m.addConstr(a >= uj)
-            m.addConstr(a <= uj - float(l[j]) * (1 - z))
-            m.addConstr(a <= float(h[j]) * z)
-            terms.append(float(v[j]) * a)
-    m.addConstr(float(y) * gp.quicksum(terms) <= 0)
+    delta = encode(lambda lo, hi: m.addVar(lb=lo, ub=hi), lambda: m.addVar(vtype=GRB.BINARY), m.addConstr,
+                   gp.quicksum, w, b, v, x, y, R)
     sq = gp.quicksum(di * di for di in delta)
     m.addConstr(sq <= R * R)
     m.setObjective(sq, GRB.MINIMIZE)
@@ -169,30 +163,14 @@ def solve_gurobi(w, b, v, x, y, R, time_limit):
 
 def solve_scip(w, b, v, x, y, R, time_limit):
     from pyscipopt import Model, quicksum
-    k, d = w.shape
-    l, h = encode(None, w, b, v, x, y, R)
     m = Model()
     m.hideOutput()
     m.setParam("limits/time", time_limit)
     m.setParam("limits/gap", 1e-6)
     m.setParam("parallel/maxnthreads", 1)
-    delta = [m.addVar(lb=-R, ub=R) for _ in range(d)]
+    delta = encode(lambda lo, hi: m.addVar(lb=lo, ub=hi), lambda: m.addVar(vtype="B"), m.addCons,
+                   quicksum, w, b, v, x, y, R)
     obj = m.addVar(lb=0.0)
-    terms = []
-    for j in range(k):
-        uj = quicksum(float(w[j, i]) * delta[i] for i in range(d)) + float(w[j] @ x + b[j])
-        if l[j] >= 0:
-            terms.append(float(v[j]) * uj)
-        elif h[j] <= 0:
-            continue
-        else:
-            a = m.addVar(lb=0.0, ub=float(h[j]))
-            z = m.addVar(vtype="B")
-            m.addCons(a >= uj)
-            m.addCons(a <= uj - float(l[j]) * (1 - z))
-            m.addCons(a <= float(h[j]) * z)
-            terms.append(float(v[j]) * a)
-    m.addCons(float(y) * quicksum(terms) <= 0)
     m.addCons(quicksum(di * di for di in delta) <= obj)
     m.addCons(obj <= R * R)
     m.setObjective(obj, "minimize")

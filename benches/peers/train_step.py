@@ -2,18 +2,21 @@
 nn.Sequential(Linear(d, k), ReLU(), Linear(k, 1, bias=False)) with the exponential loss
 summed over samples (the paper's setting), torch.set_num_threads(2).
 
-Setup (creates its own venv):
-    python3 -m venv benches/peers/.venv
-    benches/peers/.venv/bin/pip install torch numpy
-Run:
-    benches/peers/.venv/bin/python benches/peers/train_step.py
+Run: python3 benches/peers/train_step.py (creates benches/peers/.venv-torch on first
+run and installs torch and numpy from PyPI).
 Prints median milliseconds per step for f64 and f32 at (m, d, k) = (1000, 1000, 1000)
 and (100, 100, 1000), and the 1000^3 matmul time (the machine's product peak).
 """
+import os
 import statistics
+import sys
 import time
 
-import torch
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from peer_venv import reexec_in_venv  # noqa: E402
+
+reexec_in_venv(__file__, ".venv-torch", ["torch", "numpy"])
+import torch  # noqa: E402
 
 torch.set_num_threads(2)
 

@@ -7,12 +7,30 @@
 //! scanned breakpoint by breakpoint instead.
 //!
 //! Exponential in k: meant for k ≤ 12 or so.
+//!
+//! Also here: [`gaussian_net`], the random family the radius tests and benchmarks draw
+//! from (BENCHMARKS.md, issue 13's "random" instances).
 
 use clarabel::algebra::CscMatrix;
 use clarabel::solver::{DefaultSettingsBuilder, DefaultSolver, IPSolver, NonnegativeConeT, SolverStatus};
 use nalgebra::{DMatrix, DVector};
 
+use crate::data::Rng;
 use crate::net::Net;
+
+/// A random network with biases, seeded: `w ~ N(0, 1/d)`, `b ~ N(0, 0.1²)`,
+/// `v ~ N(0, 1/k)`, drawn from [`Rng`] in the order w (row-major), b, v. The draws are
+/// what tests assert known outcomes on, so their order must not change.
+///
+/// # Panics
+/// If `k` or `d` is zero (test and benchmark code only).
+pub fn gaussian_net(k: usize, d: usize, seed: u64) -> Net {
+    let mut rng = Rng::seed_from_u64(seed);
+    let w: Vec<f64> = (0..k * d).map(|_| rng.normal() / (d as f64).sqrt()).collect();
+    let b: Vec<f64> = (0..k).map(|_| 0.1 * rng.normal()).collect();
+    let v: Vec<f64> = (0..k).map(|_| rng.normal() / (k as f64).sqrt()).collect();
+    Net::from_rows(d, &w, Some(&b), &v).expect("k, d > 0 give a valid net")
+}
 
 /// Projection of x onto {A z ≤ c} with Clarabel, polished: the constraints Clarabel
 /// finds active (multiplier above 1e-7 of the largest) define an affine subspace, and

@@ -6,6 +6,7 @@
 use nalgebra::{DMatrix, DVector};
 use relucert::data::{Dataset, Generator, Rng};
 use relucert::net::Net;
+use relucert::radius::reference::gaussian_net;
 
 /// A random network (k neurons: w ~ N(0, 1/d), b ~ N(0, 0.3²) when `bias`, v ~ N(0, 1))
 /// on m points of sphere data, labelled by the network's own sign so that it separates;
@@ -23,11 +24,8 @@ pub fn random_instance(m: usize, k: usize, d: usize, bias: bool, seed: u64) -> (
     (net, Dataset::new(x.x().clone(), y).unwrap().select(&keep))
 }
 
-/// A random network with biases: w ~ N(0, 1/d), b ~ N(0, 0.1²), v ~ N(0, 1/k).
+/// A random network with biases: w ~ N(0, 1/d), b ~ N(0, 0.1²), v ~ N(0, 1/k)
+/// (the library's shared [`gaussian_net`]).
 pub fn random_net(k: usize, d: usize, seed: u64) -> Net {
-    let mut rng = Rng::seed_from_u64(seed);
-    let w: Vec<f64> = (0..k * d).map(|_| rng.normal() / (d as f64).sqrt()).collect();
-    let b: Vec<f64> = (0..k).map(|_| 0.1 * rng.normal()).collect();
-    let v: Vec<f64> = (0..k).map(|_| rng.normal() / (k as f64).sqrt()).collect();
-    Net::from_rows(d, &w, Some(&b), &v).unwrap()
+    gaussian_net(k, d, seed)
 }
