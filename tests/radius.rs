@@ -299,12 +299,7 @@ fn budget_gives_honest_bracket() {
 #[test]
 fn thread_count_does_not_change_the_answer() {
     let data = Generator::Sphere.generate(10, 1, 5).unwrap();
-    let mut rng = relucert::data::Rng::seed_from_u64(12);
-    let k = 48;
-    let w: Vec<f64> = (0..k * 10).map(|_| rng.normal() / 10f64.sqrt()).collect();
-    let b: Vec<f64> = (0..k).map(|_| 0.1 * rng.normal()).collect();
-    let v: Vec<f64> = (0..k).map(|_| rng.normal() / (k as f64).sqrt()).collect();
-    let net = Net::from_rows(10, &w, Some(&b), &v).unwrap();
+    let net = random_net(48, 10, 12);
     let x = data.row(0);
     let y = net.forward_one(&x).signum();
     for cap in [None, Some(7)] {

@@ -1,7 +1,7 @@
 //! Soundness of the exact radius: the counterexamples where a tolerance used to make
 //! a wrong "exact", a degenerate-geometry property test against the brute-force
 //! reference (`relucert::radius::reference`), and proof files that `verify_radius`
-//! accepts and that fail once one number is corrupted.
+//! accepts and that fail once one number is corrupted; a memory stop's bracket.
 
 mod common;
 
@@ -236,4 +236,39 @@ fn proofs_verify_and_corruption_fails() {
             }
         }
     }
+}
+
+/// A memory stop (`max_store_bytes`) answers with an honest bracket whose reason is
+/// `memory`, around the radius of the unbudgeted search, and its proof verifies; a
+/// budget the tree never reaches changes nothing.
+#[test]
+fn memory_budget_gives_honest_bracket_with_proof() {
+    // A random k = 128 net whose exact search takes about 700 regions.
+    let data = relucert::Generator::Sphere.generate(10, 1, 4).unwrap();
+    let net = random_net(128, 10, 1);
+    let x = data.row(0);
+    let y = net.forward_one(&x).signum();
+    let full = exact_radius(&net, &x, y, &proof_settings()).unwrap();
+    assert_eq!(full.outcome, RadiusOutcome::Exact);
+    let mut stopped = 0;
+    for bytes in [1u64, 100_000, 1_000_000, 10_000_000] {
+        let s = RadiusSettings { max_store_bytes: Some(bytes), ..proof_settings() };
+        let r = exact_radius(&net, &x, y, &s).unwrap();
+        assert!(r.lower <= full.radius * (1.0 + 1e-9) && full.radius <= r.upper * (1.0 + 1e-9), "{bytes} B");
+        match r.outcome {
+            RadiusOutcome::Bracket { reason } => {
+                assert_eq!(reason, BracketReason::Memory, "{bytes} B");
+                assert!(r.regions < full.regions, "{bytes} B: a memory stop ends the search early");
+                stopped += 1;
+            }
+            RadiusOutcome::Exact => assert!((r.radius - full.radius).abs() <= 1e-9 * full.radius),
+            RadiusOutcome::Misclassified => panic!("classified correctly"),
+        }
+        verify_one(&net, &x, y, &r).unwrap_or_else(|e| panic!("{bytes} B: {e}"));
+    }
+    assert!(stopped >= 2, "the small budgets must stop the search");
+    let roomy = exact_radius(&net, &x, y, &RadiusSettings { max_store_bytes: Some(1 << 40), ..proof_settings() }).unwrap();
+    assert_eq!((roomy.outcome, roomy.lower, roomy.upper, roomy.regions), (full.outcome, full.lower, full.upper, full.regions));
+    let zero = exact_radius(&net, &x, y, &RadiusSettings { max_store_bytes: Some(0), ..proof_settings() });
+    assert!(zero.is_err(), "a zero budget is refused");
 }

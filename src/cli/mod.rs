@@ -181,8 +181,9 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub json: bool,
     /// Largest allocation driven by input sizes (file headers, m, d, width, …), e.g.
-    /// 2GiB or 500M; a larger need is refused with the bytes it needs. Default: the
-    /// machine's available memory.
+    /// 2GiB or 500M; a larger need is refused with the bytes it needs. The exact radius
+    /// search stops with a bracket (reason memory) when its tree reaches half of it.
+    /// Default: the machine's available memory.
     #[arg(long, global = true, value_name = "BYTES", value_parser = parse::bytes)]
     pub max_memory: Option<u64>,
     /// The command.

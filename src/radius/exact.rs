@@ -38,7 +38,6 @@
 //! forward pass and the two bounds meet within `exact_tol`; a lower bound above the
 //! witness's distance is reported as a numerical failure, never clamped.
 
-use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 use std::sync::Arc;
 use std::time::Instant;
@@ -50,50 +49,17 @@ use super::certify::{never_flips, Leaf};
 use super::node::{dot, Eval, Frame, Problem};
 use super::proof::{ProofKind, SampleProof};
 use super::qp::QpStatus;
-use super::range::Range;
 use super::ray::Ray;
+use super::store::{self, HeapItem, Node, Pending};
 use super::{BracketReason, RadiusOutcome, RadiusResult, RadiusSettings};
+use crate::io::MemoryBudget;
 use crate::net::Net;
 use nalgebra::DVector;
-
-#[derive(Clone)]
-struct Node {
-    lb: f64,
-    r_eval: f64,
-    assign: Vec<(usize, bool)>,
-    branch: Option<usize>,
-    /// The node's tightened ranges, which warm start its children's.
-    ranges: Arc<Vec<Range>>,
-    /// The node's proof leaf (kept when a proof is recorded).
-    leaf: Option<Leaf>,
-}
 
 /// Open nodes taken from the queue at once; their children are evaluated together
 /// (in parallel with `threads` ≠ 1). Fixed, so that the search — and its answer and
 /// bracket — does not depend on the thread count.
 const BATCH: usize = 4;
-
-/// A node to evaluate: its path and its parent's ranges (a warm start).
-type Pending = (Vec<(usize, bool)>, Arc<Vec<Range>>);
-
-struct HeapItem(f64, usize);
-impl PartialEq for HeapItem {
-    fn eq(&self, o: &Self) -> bool {
-        self.0 == o.0 && self.1 == o.1
-    }
-}
-impl Eq for HeapItem {}
-impl PartialOrd for HeapItem {
-    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
-        Some(self.cmp(o))
-    }
-}
-impl Ord for HeapItem {
-    fn cmp(&self, o: &Self) -> Ordering {
-        // Min-heap on the bound, then FIFO.
-        o.0.total_cmp(&self.0).then(o.1.cmp(&self.1))
-    }
-}
 
 /// The state of one branch-and-bound search: the incumbent, the frame built on it, the
 /// node store and queue, and the leaves closed so far. Each step of the search is one
@@ -117,6 +83,11 @@ struct Search<'a> {
     ball: Option<BallCert>,
     store: Vec<Node>,
     heap: BinaryHeap<HeapItem>,
+    /// Estimated bytes of the open nodes and of the recorded proof leaves, and the
+    /// limit on their sum (module `store`).
+    open_bytes: u64,
+    leaf_bytes: u64,
+    store_limit: u64,
     /// `(seconds, lower, upper)` at each better incumbent.
     history: Vec<(f64, f64, f64)>,
     /// Smallest bound of the nodes taken from the queue whose children are being
@@ -143,6 +114,9 @@ impl<'a> Search<'a> {
             store: Vec::new(),
             heap: BinaryHeap::new(),
             history: Vec::new(),
+            open_bytes: 0,
+            leaf_bytes: 0,
+            store_limit: settings.max_store_bytes.unwrap_or_else(|| MemoryBudget::global().bytes() / 2),
             in_flight: f64::INFINITY,
             start,
         }
@@ -263,6 +237,7 @@ impl<'a> Search<'a> {
         if node.lb >= self.ub * (1.0 - self.settings.rel_tol) {
             self.close(node);
         } else {
+            self.open_bytes += node.bytes();
             self.heap.push(HeapItem(node.lb, self.store.len()));
             self.store.push(node);
         }
@@ -274,14 +249,22 @@ impl<'a> Search<'a> {
         self.closed += 1;
         self.leaf_min = self.leaf_min.min(node.lb);
         if let (Some(leaves), Some(leaf)) = (self.leaves.as_mut(), node.leaf) {
+            self.leaf_bytes += store::leaf_bytes(&leaf);
             leaves.push(leaf);
         }
+    }
+
+    /// Takes node `id` out of the store (its slot keeps an empty node).
+    fn take(&mut self, id: usize) -> Node {
+        let node = std::mem::replace(&mut self.store[id], Node::empty());
+        self.open_bytes = self.open_bytes.saturating_sub(node.bytes());
+        node
     }
 
     /// Closes every queued node (after the search ends, by bound or by budget).
     fn close_queue(&mut self) {
         while let Some(HeapItem(_, id)) = self.heap.pop() {
-            let node = std::mem::replace(&mut self.store[id], Node { lb: 0.0, r_eval: 0.0, assign: Vec::new(), branch: None, leaf: None, ranges: Arc::default() });
+            let node = self.take(id);
             self.close(node);
         }
     }
@@ -311,6 +294,10 @@ impl<'a> Search<'a> {
         }
         if self.settings.time_limit.is_some_and(|t| start.elapsed() >= t) {
             return Some(BracketReason::TimeLimit);
+        }
+        let slots = (self.store.capacity() * std::mem::size_of::<Node>() + self.heap.capacity() * std::mem::size_of::<HeapItem>()) as u64;
+        if self.open_bytes + self.leaf_bytes + slots >= self.store_limit {
+            return Some(BracketReason::Memory);
         }
         None
     }
@@ -350,7 +337,7 @@ impl<'a> Search<'a> {
                 }
                 self.heap.pop();
                 self.in_flight = self.in_flight.min(lb);
-                let node = std::mem::replace(&mut self.store[id], Node { lb, r_eval: 0.0, assign: Vec::new(), branch: None, leaf: None, ranges: Arc::default() });
+                let node = self.take(id);
                 if node.r_eval > self.frame.r {
                     // The incumbent improved since this node was bounded: re-bound it.
                     batch.push((node.assign, node.ranges));

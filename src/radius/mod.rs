@@ -26,7 +26,8 @@
 //! Files: [`settings`] (what a search may do), [`result`] (what it returns),
 //! [`exact`] (the search), `node` (one node's relaxation and QP), [`certify`] (the
 //! rigorous bounds of a leaf), [`ball`] (the ball certificate, a lower bound from one
-//! quadratic minorant) and `ball_search` (finding one), [`range`] (relaxed neurons' ranges cut by a node's
+//! quadratic minorant) and `ball_search` (finding one), `store` (the memory the tree
+//! holds), [`range`] (relaxed neurons' ranges cut by a node's
 //! signs), [`proof`] (the proof file and `verify_radius`), [`qp`] (the projections),
 //! [`ray`] (exact analysis along a ray), [`mod@fig1`], [`report`] (the `radius`
 //! report), [`mod@theorem41`], and [`reference`] (a brute-force reference for tests and
@@ -49,6 +50,7 @@ pub mod reference;
 pub mod report;
 pub mod result;
 pub mod settings;
+mod store;
 pub mod theorem41;
 
 use thiserror::Error;

@@ -217,17 +217,21 @@ impl RadiusReport {
             self.reading.as_str(),
             self.reading.relation()
         );
-        s.push_str(&format!("{:>6} {:>5} {:>12} {:>12} {:>12} {:>12} {:>14} {:>8}\n", "index", "label", "margin", "radius", "lower", "upper", "outcome", "regions"));
+        s.push_str(&format!("{:>6} {:>5} {:>12} {:>12} {:>12} {:>12} {:>22} {:>8}\n", "index", "label", "margin", "radius", "lower", "upper", "outcome", "regions"));
         for r in &self.samples {
+            let outcome = match r.reason {
+                Some(reason) => format!("{} ({})", r.outcome.as_str(), reason.as_str()),
+                None => r.outcome.as_str().to_string(),
+            };
             s.push_str(&format!(
-                "{:>6} {:>5} {:>12.6} {:>12} {:>12} {:>12} {:>14} {:>8}\n",
+                "{:>6} {:>5} {:>12.6} {:>12} {:>12} {:>12} {:>22} {:>8}\n",
                 r.index,
                 r.label,
                 r.margin,
                 fmt_inf(r.radius),
                 fmt_inf(r.lower),
                 fmt_inf(r.upper),
-                r.outcome.as_str(),
+                outcome,
                 r.regions
             ));
         }

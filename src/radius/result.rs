@@ -18,10 +18,26 @@ pub enum BracketReason {
     TimeLimit,
     /// The relative gap `gap` asked for was reached.
     Gap,
+    /// The tree's open nodes and recorded proof leaves reached `max_store_bytes`.
+    Memory,
     /// The search finished but the bounds do not meet within `exact_tol`: no witness
     /// flips by the forward pass, a QP stopped early, or (a numerical failure) the
     /// certified lower bound lies above the witness's distance.
     Numerical,
+}
+
+impl BracketReason {
+    /// The reason's name in reports (`time_limit`, `max_regions`, `gap`, `memory`,
+    /// `numerical`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BracketReason::MaxRegions => "max_regions",
+            BracketReason::TimeLimit => "time_limit",
+            BracketReason::Gap => "gap",
+            BracketReason::Memory => "memory",
+            BracketReason::Numerical => "numerical",
+        }
+    }
 }
 
 /// Outcome of an exact-radius search.

@@ -66,6 +66,12 @@ pub struct RadiusSettings {
     /// eigen-decomposition of a d × d matrix per iteration; the limit is
     /// `ball_search::MAX_DIM`). Default true.
     pub ball_bound: bool,
+    /// Stop with a bracket (reason `memory`) once the tree's open nodes and recorded
+    /// proof leaves are estimated to hold this many bytes (docs/radius.md). Default:
+    /// `None`, which means half of the process's memory budget at the start of the
+    /// search ([`crate::io::MemoryBudget::global`]: the machine's available memory, or
+    /// `--max-memory`).
+    pub max_store_bytes: Option<u64>,
     /// Threads that evaluate a batch of nodes: 1 sequential, 0 rayon's default, n a
     /// pool of n. The answer and bracket do not depend on it (docs/radius.md).
     /// Default 1.
@@ -89,6 +95,7 @@ impl Default for RadiusSettings {
             backend: QpBackend::DualActiveSet,
             tighten_ranges: true,
             ball_bound: true,
+            max_store_bytes: None,
             threads: 1,
         }
     }
@@ -109,6 +116,9 @@ impl RadiusSettings {
         pos("qp_tol", self.qp_tol)?;
         if let Some(g) = self.gap {
             pos("gap", g)?;
+        }
+        if self.max_store_bytes == Some(0) {
+            return Err(RadiusError::BadSetting { name: "max_store_bytes", value: 0.0, reason: "must be positive" });
         }
         for &s in &self.witness_stretch {
             pos("witness_stretch", s)?;
