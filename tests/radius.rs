@@ -336,6 +336,27 @@ fn gap_stops_with_a_bracket_and_history() {
     }
 }
 
+/// The progress observer sees every move of the bracket: each report brackets the
+/// radius, time runs forward, the upper bound never rises, and the last report is the
+/// answer.
+#[test]
+fn progress_reports_the_bracket_as_it_moves() {
+    let data = Generator::Sphere.generate(10, 1, 4).unwrap();
+    let net = random_net(128, 10, 1);
+    let x = data.row(0);
+    let y = net.forward_one(&x).signum();
+    let mut seen = Vec::new();
+    let r = relucert::radius::exact_radius_with_progress(&net, &x, y, &RadiusSettings::default(), &mut |p| seen.push(*p)).unwrap();
+    assert_eq!(r.outcome, RadiusOutcome::Exact);
+    assert!(seen.len() >= 2, "{} reports", seen.len());
+    for p in &seen {
+        assert!(p.lower <= r.radius * (1.0 + 1e-9) && r.radius <= p.upper, "{p:?} around {}", r.radius);
+    }
+    assert!(seen.windows(2).all(|w| w[1].seconds >= w[0].seconds && w[1].upper <= w[0].upper && w[1].regions >= w[0].regions));
+    let last = seen.last().unwrap();
+    assert_eq!((last.lower, last.upper, last.regions), (r.lower, r.upper, r.regions));
+}
+
 #[test]
 fn misclassified_and_bad_input() {
     let net = Net::from_rows(2, &[1.0, 0.0], Some(&[0.0]), &[1.0]).unwrap();

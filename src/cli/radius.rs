@@ -10,7 +10,8 @@ use serde::Serialize;
 use super::paths::{self, named};
 use super::{load_pair, parse, CliError, Ctx, Output};
 use relucert::io;
-use relucert::radius::{radius_report, RadiusMethod, RadiusReport, RadiusSettings};
+use indicatif::{ProgressBar, ProgressStyle};
+use relucert::radius::{radius_report_with_progress, RadiusMethod, RadiusProgress, RadiusReport, RadiusSettings};
 
 /// Which radius to compute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
@@ -90,7 +91,7 @@ struct CliReport {
 }
 
 /// Runs `radius`.
-pub fn run(a: &RadiusArgs, _ctx: &Ctx) -> Result<Output, CliError> {
+pub fn run(a: &RadiusArgs, ctx: &Ctx) -> Result<Output, CliError> {
     if a.proof.is_some() && a.method != MethodArg::Exact {
         return Err(CliError::Usage("--proof needs --method exact".into()));
     }
@@ -126,7 +127,22 @@ pub fn run(a: &RadiusArgs, _ctx: &Ctx) -> Result<Output, CliError> {
         }
         MethodArg::Fig1 => RadiusMethod::Fig1 { slack: a.slack },
     };
-    let report = radius_report(&net, &data, &method, &a.samples)?;
+    let bar = if ctx.progress && a.method == MethodArg::Exact {
+        let style = ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner());
+        let bar = ProgressBar::new_spinner().with_style(style);
+        bar.enable_steady_tick(Duration::from_millis(200));
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    let mut show = |p: &RadiusProgress| {
+        let s = &p.search;
+        let gap = if s.upper.is_finite() && s.upper > 0.0 { format!("gap {:.3} %", 100.0 * (s.upper - s.lower) / s.upper) } else { "no witness yet".into() };
+        bar.set_message(format!("sample {} ({}/{}): [{:.6}, {:.6}] {gap}, {} regions", p.sample, p.done + 1, p.total, s.lower, s.upper, s.regions));
+    };
+    let report = radius_report_with_progress(&net, &data, &method, &a.samples, &mut show);
+    bar.finish_and_clear();
+    let report = report?;
     if let (Some(path), Some(proof)) = (&a.proof, &report.proof) {
         io::write_json(path, proof)?;
     }

@@ -51,6 +51,7 @@ use super::proof::{ProofKind, SampleProof};
 use super::qp::QpStatus;
 use super::ray::Ray;
 use super::store::{self, HeapItem, Node, Pending};
+use super::result::{SearchProgress, PROGRESS_EVERY};
 use super::{BracketReason, RadiusOutcome, RadiusResult, RadiusSettings};
 use crate::io::MemoryBudget;
 use crate::net::Net;
@@ -94,10 +95,13 @@ struct Search<'a> {
     /// accepted (they count towards the lower bound until then).
     in_flight: f64,
     start: Instant,
+    /// The caller's progress observer, and when it was last told.
+    observe: &'a mut dyn FnMut(&SearchProgress),
+    last_report: Instant,
 }
 
 impl<'a> Search<'a> {
-    fn new(prob: Problem<'a>, settings: &'a RadiusSettings, tol: f64, start: Instant) -> Search<'a> {
+    fn new(prob: Problem<'a>, settings: &'a RadiusSettings, tol: f64, start: Instant, observe: &'a mut dyn FnMut(&SearchProgress)) -> Search<'a> {
         let frame = prob.frame(f64::INFINITY);
         Search {
             prob,
@@ -119,6 +123,8 @@ impl<'a> Search<'a> {
             store_limit: settings.max_store_bytes.unwrap_or_else(|| MemoryBudget::global().bytes() / 2),
             in_flight: f64::INFINITY,
             start,
+            observe,
+            last_report: start,
         }
     }
 
@@ -280,11 +286,18 @@ impl<'a> Search<'a> {
         self.ball.as_ref().map_or(0.0, |b| b.radius)
     }
 
-    /// Appends the current bracket to the history.
+    /// Appends the current bracket to the history and tells the observer.
     fn record(&mut self) {
         let t = self.start.elapsed().as_secs_f64();
         let lower = if self.store.is_empty() { self.ball_radius() } else { self.lower_now() };
         self.history.push((t, lower, self.ub));
+        self.report(t, lower);
+    }
+
+    /// Tells the observer where the search stands.
+    fn report(&mut self, seconds: f64, lower: f64) {
+        self.last_report = Instant::now();
+        (self.observe)(&SearchProgress { seconds, lower, upper: self.ub, regions: self.regions });
     }
 
     /// Why the budget stops the search now, if it does.
@@ -356,13 +369,16 @@ impl<'a> Search<'a> {
             }
             self.push_batch(batch, pool.as_ref());
             self.in_flight = f64::INFINITY;
+            if self.last_report.elapsed() >= PROGRESS_EVERY {
+                self.report(self.start.elapsed().as_secs_f64(), self.lower_now());
+            }
         }
         None
     }
 }
 
 /// The search behind [`super::exact_radius`]; inputs are validated by the caller.
-pub(crate) fn search(net: &Net, x: &[f64], y: f64, settings: &RadiusSettings) -> RadiusResult {
+pub(crate) fn search(net: &Net, x: &[f64], y: f64, settings: &RadiusSettings, observe: &mut dyn FnMut(&SearchProgress)) -> RadiusResult {
     let start = Instant::now();
     let prob = Problem::new(net, x, y);
     let margin = prob.margin_at(x);
@@ -411,7 +427,7 @@ pub(crate) fn search(net: &Net, x: &[f64], y: f64, settings: &RadiusSettings) ->
     let lip = Ray { a: &a0, p: &pw, alpha: &al };
     // φ(t) + konst ≤ 0  ⇔  φ(t) ≤ −konst.
     result.initial_lower = lip.first_crossing(-prob.konst).unwrap_or(f64::INFINITY);
-    let mut s = Search::new(prob, settings, tol, start);
+    let mut s = Search::new(prob, settings, tol, start, observe);
     s.gradient_ray(&lip);
     s.own_region();
     // A solver-free attack for a strong first incumbent (it sizes the ball in which

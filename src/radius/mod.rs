@@ -63,8 +63,8 @@ pub use certify::{Cut, Leaf, LeafError};
 pub use range::Range;
 pub use fig1::{fig1, Fig1Result};
 pub use proof::{verify_radius, ProofKind, RadiusProof, ReportedSample, SampleProof, VerifyFailure, VerifySummary, PROOF_FORMAT};
-pub use report::{finite_or_null, BracketPoint, radius_report, MethodKind, RadiusMethod, RadiusReport, Reading, SampleOutcome, SampleRadius, REPORT_FORMAT};
-pub use result::{BracketReason, RadiusOutcome, RadiusResult};
+pub use report::{finite_or_null, BracketPoint, radius_report, radius_report_with_progress, MethodKind, RadiusProgress, RadiusMethod, RadiusReport, Reading, SampleOutcome, SampleRadius, REPORT_FORMAT};
+pub use result::{BracketReason, RadiusOutcome, RadiusResult, SearchProgress};
 pub use settings::{QpBackend, RadiusSettings};
 pub use theorem41::{theorem41, Theorem41Report, Theorem41Settings};
 
@@ -149,10 +149,16 @@ fn check_label(y: f64) -> Result<(), RadiusError> {
 
 /// The exact L2 radius of `(x, y)` (closed reading `y·N ≤ 0`), by branch and bound.
 pub fn exact_radius(net: &Net, x: &[f64], y: f64, settings: &RadiusSettings) -> Result<RadiusResult, RadiusError> {
+    exact_radius_with_progress(net, x, y, settings, &mut |_| {})
+}
+
+/// [`exact_radius`], telling `observe` where the search stands each time the bracket
+/// moves and about every [`result::PROGRESS_EVERY`] while it branches.
+pub fn exact_radius_with_progress(net: &Net, x: &[f64], y: f64, settings: &RadiusSettings, observe: &mut dyn FnMut(&SearchProgress)) -> Result<RadiusResult, RadiusError> {
     check_vec("sample x", x, net.dim())?;
     check_label(y)?;
     settings.check()?;
-    Ok(exact::search(net, x, y, settings))
+    Ok(exact::search(net, x, y, settings, observe))
 }
 
 /// The radius along a direction: `inf { t ≥ 0 : y·N(x + t û) ≤ 0 }` with `û = u/‖u‖`,

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize, Serializer};
 
 use super::fig1::{fig1, signed_sum, Fig1Result};
 use super::proof::{RadiusProof, PROOF_FORMAT};
-use super::{check_vec, exact_radius, ray_radius, BracketReason, RadiusError, RadiusOutcome, RadiusSettings};
+use super::{check_vec, exact_radius_with_progress, ray_radius, BracketReason, RadiusError, RadiusOutcome, RadiusSettings, SearchProgress};
 use crate::data::Dataset;
 use crate::net::Net;
 
@@ -303,10 +303,30 @@ impl LineMaker<'_> {
     }
 }
 
+/// Where a `radius` report stands: which sample the exact search is on and how far it
+/// has got (see [`radius_report_with_progress`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RadiusProgress {
+    /// The sample's index in the data.
+    pub sample: usize,
+    /// Samples finished before this one.
+    pub done: usize,
+    /// Samples asked for.
+    pub total: usize,
+    /// The sample's search.
+    pub search: SearchProgress,
+}
+
 /// Computes the radius report for the samples `samples` (all when empty) of `data`.
 /// For `Fig1`, the samples are the on-margin set and each line is that sample's own
 /// crossing along `−y_i ẑ`.
 pub fn radius_report(net: &Net, data: &Dataset, method: &RadiusMethod, samples: &[usize]) -> Result<RadiusReport, RadiusError> {
+    radius_report_with_progress(net, data, method, samples, &mut |_| {})
+}
+
+/// [`radius_report`], telling `observe` where each exact search stands (the exact
+/// method only; the others are quick).
+pub fn radius_report_with_progress(net: &Net, data: &Dataset, method: &RadiusMethod, samples: &[usize], observe: &mut dyn FnMut(&RadiusProgress)) -> Result<RadiusReport, RadiusError> {
     net.check_data(data)?;
     let m = data.m();
     for &index in samples {
@@ -322,8 +342,9 @@ pub fn radius_report(net: &Net, data: &Dataset, method: &RadiusMethod, samples: 
             settings.check()?;
             let mut out = Vec::with_capacity(all.len());
             let mut proofs = Vec::new();
-            for &i in &all {
-                let r = exact_radius(net, &data.row(i), data.y()[i], settings)?;
+            for (done, &i) in all.iter().enumerate() {
+                let mut tell = |search: &SearchProgress| observe(&RadiusProgress { sample: i, done, total: all.len(), search: *search });
+                let r = exact_radius_with_progress(net, &data.row(i), data.y()[i], settings, &mut tell)?;
                 let (outcome, reason) = match r.outcome {
                     RadiusOutcome::Exact if r.radius.is_infinite() => (SampleOutcome::None, None),
                     RadiusOutcome::Exact => (SampleOutcome::Exact, None),

@@ -101,3 +101,21 @@ impl RadiusResult {
         !matches!(self.outcome, RadiusOutcome::Bracket { .. })
     }
 }
+
+/// Where a running exact-radius search stands, passed to the observer of
+/// [`super::exact_radius_with_progress`] each time the bracket moves and about every
+/// [`PROGRESS_EVERY`] while it branches.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SearchProgress {
+    /// Seconds since the search started.
+    pub seconds: f64,
+    /// The certified lower bound now.
+    pub lower: f64,
+    /// The incumbent's distance (∞ before a witness).
+    pub upper: f64,
+    /// Node QPs solved so far.
+    pub regions: usize,
+}
+
+/// How often a branching search reports its progress.
+pub const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
