@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::instances::random_net;
+use common::instances::radius_instance;
 use nalgebra::{DMatrix, DVector};
 use proptest::prelude::*;
 use relucert::construct::{orthogonal_kkt, robust, RobustSettings};
@@ -265,10 +265,7 @@ fn exact_below_fig1() {
 /// A random k = 32 net (d = 10, seed 11), one sphere point labelled by the net's sign,
 /// and the point's exact radius without budgets (found within the default limits).
 fn k32_instance() -> (Net, Vec<f64>, f64, RadiusResult) {
-    let data = Generator::Sphere.generate(10, 1, 3).unwrap();
-    let net = random_net(32, 10, 11);
-    let x = data.row(0);
-    let y = net.forward_one(&x).signum();
+    let (net, x, y) = radius_instance(32, 10, 11, 3);
     let full = exact_radius(&net, &x, y, &RadiusSettings::default()).unwrap();
     (net, x, y, full)
 }
@@ -298,10 +295,7 @@ fn budget_gives_honest_bracket() {
 /// depend on the thread count (the search evaluates fixed batches, docs/radius.md).
 #[test]
 fn thread_count_does_not_change_the_answer() {
-    let data = Generator::Sphere.generate(10, 1, 5).unwrap();
-    let net = random_net(48, 10, 12);
-    let x = data.row(0);
-    let y = net.forward_one(&x).signum();
+    let (net, x, y) = radius_instance(48, 10, 12, 5);
     for cap in [None, Some(7)] {
         let run = |threads| {
             let s = RadiusSettings { max_regions: cap, threads, record_proof: true, ..RadiusSettings::default() };
@@ -341,10 +335,7 @@ fn gap_stops_with_a_bracket_and_history() {
 /// answer.
 #[test]
 fn progress_reports_the_bracket_as_it_moves() {
-    let data = Generator::Sphere.generate(10, 1, 4).unwrap();
-    let net = random_net(128, 10, 1);
-    let x = data.row(0);
-    let y = net.forward_one(&x).signum();
+    let (net, x, y) = radius_instance(128, 10, 1, 4);
     let mut seen = Vec::new();
     let r = relucert::radius::exact_radius_with_progress(&net, &x, y, &RadiusSettings::default(), &mut |p| seen.push(*p)).unwrap();
     assert_eq!(r.outcome, RadiusOutcome::Exact);

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::instances::random_net;
+use common::instances::{radius_instance, random_net};
 use proptest::prelude::*;
 use relucert::radius::reference::brute_force;
 use relucert::radius::{
@@ -244,10 +244,7 @@ fn proofs_verify_and_corruption_fails() {
 #[test]
 fn memory_budget_gives_honest_bracket_with_proof() {
     // A random k = 128 net whose exact search takes about 700 regions.
-    let data = relucert::Generator::Sphere.generate(10, 1, 4).unwrap();
-    let net = random_net(128, 10, 1);
-    let x = data.row(0);
-    let y = net.forward_one(&x).signum();
+    let (net, x, y) = radius_instance(128, 10, 1, 4);
     let full = exact_radius(&net, &x, y, &proof_settings()).unwrap();
     assert_eq!(full.outcome, RadiusOutcome::Exact);
     let mut stopped = 0;

@@ -29,3 +29,13 @@ pub fn random_instance(m: usize, k: usize, d: usize, bias: bool, seed: u64) -> (
 pub fn random_net(k: usize, d: usize, seed: u64) -> Net {
     gaussian_net(k, d, seed)
 }
+
+/// A radius instance: [`random_net`]`(k, d, net_seed)` and sphere point `data_seed`
+/// (d-dimensional, radius √d), labelled by the net's own sign.
+pub fn radius_instance(k: usize, d: usize, net_seed: u64, data_seed: u64) -> (Net, Vec<f64>, f64) {
+    let data = Generator::Sphere.generate(d, 1, data_seed).unwrap();
+    let net = random_net(k, d, net_seed);
+    let x = data.row(0);
+    let y = net.forward_one(&x).signum();
+    (net, x, y)
+}
