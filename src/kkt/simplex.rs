@@ -101,9 +101,6 @@ pub(crate) struct Simplex {
     basis: Vec<usize>,
     pos: Vec<usize>,
     binv: Mat<f64>,
-    /// Scratch m×m matrix of the refactorisation, kept during a solve so that
-    /// refactorisations allocate nothing (fewer freed blocks for the allocator to keep).
-    spare: Mat<f64>,
     phase1: bool,
     since_refactor: usize,
     /// Where partial pricing resumes.
@@ -140,7 +137,6 @@ impl Simplex {
             basis: Vec::new(),
             pos: Vec::new(),
             binv: Mat::zeros(0, 0),
-            spare: Mat::zeros(0, 0),
             phase1: true,
             since_refactor: 0,
             cursor: 0,
@@ -300,11 +296,7 @@ impl Simplex {
     /// Runs the simplex from the current basis (phase 1 first if needed) until optimal
     /// for the columns present, or until `max_iter` more iterations or `deadline`.
     pub fn solve(&mut self, max_iter: usize, deadline: Instant) -> Outcome {
-        let outcome = self.run(max_iter, deadline);
-        // The refactorisation's scratch lives for one solve only (between solves the
-        // caller prices with P-sized vectors).
-        self.spare = Mat::zeros(0, 0);
-        outcome
+        self.run(max_iter, deadline)
     }
 
     fn run(&mut self, max_iter: usize, deadline: Instant) -> Outcome {
