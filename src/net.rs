@@ -267,10 +267,18 @@ impl Net {
     /// of `x` (m×d). Panics if `x` has the wrong number of columns; use
     /// [`Net::check_data`] on user data first.
     pub fn preactivations(&self, x: &DMatrix<f64>) -> DMatrix<f64> {
-        let mut u = x * self.w.transpose();
+        self.preactivation_block(x, 0..self.width())
+    }
+
+    /// The columns `neurons` of [`Net::preactivations`] (m×|neurons|), without forming
+    /// the others. Panics if `x` has the wrong number of columns or the range exceeds
+    /// the width.
+    pub fn preactivation_block(&self, x: &DMatrix<f64>, neurons: std::ops::Range<usize>) -> DMatrix<f64> {
+        let j0 = neurons.start;
+        let mut u = x * self.w.rows_range(neurons).transpose();
         if let Some(b) = &self.b {
-            for (j, mut col) in u.column_iter_mut().enumerate() {
-                col.add_scalar_mut(b[j]);
+            for (l, mut col) in u.column_iter_mut().enumerate() {
+                col.add_scalar_mut(b[j0 + l]);
             }
         }
         u

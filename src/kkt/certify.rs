@@ -31,7 +31,7 @@ struct Solved<'a> {
 /// Solves at `tau`. `warm` starts the coupled L2 solver; `carry` is the answer at a
 /// smaller τ of the ladder, which the LP generation carries over as a second start.
 fn solve_at<'a>(
-    hat: &Net,
+    hat: &'a Net,
     data: &'a Dataset,
     support: &[usize],
     tau: f64,
@@ -74,6 +74,9 @@ fn solve_at<'a>(
                 starts.push(p.carry(prev, z));
             }
             let g = lpgen::solve(&p, hat, norm, &starts, s.lp_max_rounds, s.time_limit);
+            // The simplex (its basis inverse and stored rows) is freed: hand it back
+            // before the final residual is formed.
+            memory::return_freed();
             generation = Some((g.rounds, g.working_set, g.final_gap));
             let method = if norm == Norm::Linf { SolverMethod::RowGeneration } else { SolverMethod::SignWorkingSet };
             (g.z, SolverInfo { method, status: g.status, iterations: g.pivots, seconds: 0.0 }, st)

@@ -172,7 +172,7 @@ fn gradient_parts(p: &Problem, z: &[f64]) -> (DMatrix<f64>, Vec<f64>) {
     }
     let xc = &p.xg * &cm;
     let q = DMatrix::from_fn(ns, k, |a, j| p.u[(a, j)] - p.v[j] * xc[(a, j)]);
-    let rv = (0..k).map(|j| p.v[j] - (0..ns).map(|a| z[a] * p.y[a] * p.sig[(a, j)]).sum::<f64>()).collect();
+    let rv = (0..k).map(|j| p.v[j] - (0..ns).map(|a| z[a] * p.y[a] * p.sig_at(a, j)).sum::<f64>()).collect();
     (q, rv)
 }
 
@@ -227,7 +227,7 @@ pub(crate) fn solve(p: &Problem, start: &CoupledState, max_iter: usize) -> Coupl
                 * (0..k)
                     .map(|j| {
                         let s = if on_only { f64::from(u8::from(p.on[a * k + j])) } else { data.s(&st, a, j) };
-                        s * p.v[j] * q[(a, j)] + p.sig[(a, j)] * rv[j]
+                        s * p.v[j] * q[(a, j)] + p.sig_at(a, j) * rv[j]
                     })
                     .sum::<f64>()
         };

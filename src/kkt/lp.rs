@@ -14,7 +14,7 @@ use good_lp::{
     WithTimeLimit,
 };
 
-use super::problem::Problem;
+use super::problem::{blocks, Problem};
 use super::{Norm, SolveStatus};
 use crate::net::Net;
 
@@ -84,11 +84,14 @@ pub(crate) fn solve(
         }
     }
     let voff = k * d + if p.bias { k } else { 0 };
-    for (a, &za) in z.iter().take(ns).enumerate() {
-        for j in 0..k {
-            let s = p.sig[(a, j)];
-            if s > 0.0 {
-                rows[voff + j].add_mul(-p.y[a] * s, za);
+    for (j0, bw) in blocks(k) {
+        let sig = p.sig_block(j0, bw);
+        for (a, &za) in z.iter().take(ns).enumerate() {
+            for l in 0..bw {
+                let s = sig[(a, l)];
+                if s > 0.0 {
+                    rows[voff + j0 + l].add_mul(-p.y[a] * s, za);
+                }
             }
         }
     }
