@@ -413,4 +413,51 @@ mod tests {
             }
         }
     }
+
+    /// Without ambiguous pairs σ is recomputed by blocks of neurons and K built by
+    /// blocks and x-Gram tiles; both agree with the per-sample gradients of
+    /// `Net::sample_gradient` (an independent computation, one sample at a time): A z =
+    /// Σ λ_a h_a, K_ab = ⟨h_a, h_b⟩ and c_a = ⟨h_a, θ̂⟩, with widths and supports across
+    /// several blocks and tiles, with and without bias, all samples and a subset.
+    #[test]
+    fn blocks_match_sample_gradients() {
+        let (m, k, d) = (BLOCK + 21, 2 * BLOCK + 5, 4);
+        let mut rng = crate::data::Rng::seed_from_u64(31);
+        let x = DMatrix::from_fn(m, d, |_, _| rng.normal());
+        let y = DVector::from_fn(m, |i, _| if i % 3 == 0 { 1.0 } else { -1.0 });
+        let data = Dataset::new(x, y).expect("valid data");
+        for bias in [false, true] {
+            let w = DMatrix::from_fn(k, d, |_, _| rng.normal());
+            let b = bias.then(|| DVector::from_fn(k, |_, _| rng.normal()));
+            let v = DVector::from_fn(k, |_, _| rng.normal());
+            let net = Net::new(w, b, v).expect("valid net");
+            for support in [(0..m).collect::<Vec<_>>(), (0..m).filter(|i| i % 4 != 1).collect()] {
+                let p = Problem::new(&net, &data, &support, 0.0);
+                assert!(p.amb.is_empty(), "the test wants no ambiguous pairs (u = 0 exactly)");
+                let h: Vec<DVector<f64>> = support
+                    .iter()
+                    .enumerate()
+                    .map(|(a, &i)| {
+                        let s: Vec<f64> = (0..k).map(|j| f64::from(u8::from(p.is_on(a, j)))).collect();
+                        net.sample_gradient(&data.row(i), data.y()[i], &s)
+                    })
+                    .collect();
+                let close = |got: f64, want: f64, what: &str| {
+                    assert!((got - want).abs() <= 1e-12 * (1.0 + want.abs()), "{what}: {got} vs {want}");
+                };
+                let z: Vec<f64> = (0..p.nvars()).map(|_| rng.uniform()).collect();
+                let want = h.iter().zip(&z).fold(DVector::zeros(net.param_count()), |acc, (ha, &za)| acc + ha * za);
+                for (i, (&got, &want)) in p.apply(&z).iter().zip(want.iter()).enumerate() {
+                    close(got, want, &format!("(A z)_{i}"));
+                }
+                let theta = net.flatten();
+                for (a, &c) in p.linear_term().iter().enumerate() {
+                    close(c, h[a].dot(&theta), &format!("c_{a}"));
+                    for (b, hb) in h.iter().enumerate() {
+                        close(p.gram(a, b), h[a].dot(hb), &format!("K_{a}{b}"));
+                    }
+                }
+            }
+        }
+    }
 }
