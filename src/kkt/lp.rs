@@ -16,7 +16,7 @@ use good_lp::{
 
 use super::problem::{blocks, Problem};
 use super::{Norm, SolveStatus};
-use crate::net::Net;
+use super::theta::Theta;
 
 /// The factor by which the LPs are solved scaled: ‖θ̂‖∞ becomes 1e5, so that microlp's
 /// absolute tolerance (1e-10) is about 1e-15 relative.
@@ -41,7 +41,7 @@ pub(crate) fn lp_status(status: SolutionStatus) -> SolveStatus {
 /// Solves the LP; returns z = (λ, μ) and the solver's status.
 pub(crate) fn solve(
     p: &Problem,
-    hat: &Net,
+    hat: &Theta,
     norm: Norm,
     time_limit: f64,
 ) -> Result<(Vec<f64>, SolveStatus), ResolutionError> {

@@ -33,7 +33,7 @@ use nalgebra::{DMatrix, DVector};
 use super::problem::{blocks, Problem};
 use super::simplex::{Outcome, Simplex};
 use super::{Norm, SolveStatus};
-use crate::net::Net;
+use super::theta::Theta;
 
 /// What the generation loop found.
 pub(crate) struct GenOutcome {
@@ -232,7 +232,7 @@ impl Master<'_> {
 /// points `starts` (the L2 point, and along the τ-ladder the last τ's answer carried
 /// over, so that ε never increases along the ladder),
 /// within `max_rounds` master solves and `time_limit` seconds in all.
-pub(crate) fn solve(p: &Problem, hat: &Net, norm: Norm, starts: &[Vec<f64>], max_rounds: usize, time_limit: f64) -> GenOutcome {
+pub(crate) fn solve(p: &Problem, hat: &Theta, norm: Norm, starts: &[Vec<f64>], max_rounds: usize, time_limit: f64) -> GenOutcome {
     let deadline = Instant::now() + Duration::from_secs_f64(time_limit.clamp(0.0, 1e9));
     // θ̂ is read entry by entry from the net (no P-vector copy).
     let theta = |i: usize| hat.param(i);

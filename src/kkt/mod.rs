@@ -53,6 +53,7 @@ mod report;
 mod schur;
 mod settings;
 mod simplex;
+mod theta;
 mod verify;
 
 pub use certify::certify;

@@ -14,7 +14,8 @@ use faer::{Accum, MatMut, MatRef, Par};
 use nalgebra::{DMatrix, DVector};
 
 use crate::data::Dataset;
-use crate::net::{Activation, Net};
+use super::theta::Theta;
+use crate::net::Activation;
 
 /// `out += M Mᵀ`, without forming Mᵀ.
 fn add_outer(out: &mut DMatrix<f64>, m: &DMatrix<f64>) {
@@ -43,7 +44,7 @@ pub(crate) struct Problem<'a> {
     /// (no copy), else the selected rows.
     pub xs: Cow<'a, DMatrix<f64>>,
     /// θ̂, from which σ is recomputed a block of neurons at a time.
-    hat: &'a Net,
+    hat: Theta<'a>,
     /// Output weights of θ̂.
     pub v: Vec<f64>,
     /// Whether the net has a bias.
@@ -69,7 +70,7 @@ pub(crate) struct Problem<'a> {
 
 impl<'a> Problem<'a> {
     /// Builds the problem for the normalised network `hat` on `data`, support `support`.
-    pub fn new(hat: &'a Net, data: &'a Dataset, support: &[usize], tau: f64) -> Problem<'a> {
+    pub fn new(hat: Theta<'a>, data: &'a Dataset, support: &[usize], tau: f64) -> Problem<'a> {
         let ns = support.len();
         let k = hat.width();
         let everyone = ns == data.m() && support.iter().enumerate().all(|(i, &s)| i == s);
@@ -88,12 +89,14 @@ impl<'a> Problem<'a> {
             .filter(|&(a, j)| pattern[a * k + j] == Activation::Ambiguous)
             .collect();
         drop(pattern);
+        // The pattern's pre-activations are freed: hand them back before K is built.
+        super::memory::return_freed();
         // Without ambiguous pairs only K needs u (through σ) and the x-Gram: neither is
         // kept, and both are formed by blocks (docs/kkt.md, "LP norms": memory).
         let lean = amb.is_empty();
-        let u = if lean { DMatrix::zeros(0, 0) } else { hat.preactivations(&xs) };
+        let u = if lean { DMatrix::zeros(0, 0) } else { hat.preactivation_block(&xs, 0..k) };
         let bias = hat.has_bias();
-        let v: Vec<f64> = hat.v().iter().copied().collect();
+        let v = hat.v();
         let mut p = Problem {
             support: support.to_vec(),
             y,
@@ -272,8 +275,8 @@ impl<'a> Problem<'a> {
     }
 
     /// The explicit residual θ̂ − Σ λ_a h_a(s) with μ as given, in the layout of
-    /// [`Net::flatten`]. Costs one k×ns by ns×d product; no object of size k·d·m.
-    pub fn residual(&self, hat: &Net, z: &[f64]) -> DVector<f64> {
+    /// [`crate::net::Net::flatten`]. Costs one k×ns by ns×d product; no object of size k·d·m.
+    pub fn residual(&self, hat: &Theta, z: &[f64]) -> DVector<f64> {
         let mut r = self.apply(z);
         hat.for_each_param(|i, t| r[i] = t - r[i]);
         r
@@ -281,7 +284,7 @@ impl<'a> Problem<'a> {
 
     /// Calls `f(i, r_i)` for every entry of the residual θ̂ − A z (see [`Self::residual`])
     /// in some order, a block of neurons at a time, without forming the P-vector.
-    pub fn for_each_residual(&self, hat: &Net, z: &[f64], mut f: impl FnMut(usize, f64)) {
+    pub fn for_each_residual(&self, hat: &Theta, z: &[f64], mut f: impl FnMut(usize, f64)) {
         self.apply_by_blocks(z, |blk| {
             for (i, a) in blk.entries() {
                 f(i, hat.param(i) - a);
@@ -290,7 +293,7 @@ impl<'a> Problem<'a> {
     }
 
     /// A z = Σ λ_a h_a(s) + Σ μ_t g_t for any z (signs unrestricted), in the layout of
-    /// [`Net::flatten`]: one k×ns by ns×d product.
+    /// [`crate::net::Net::flatten`]: one k×ns by ns×d product.
     pub fn apply(&self, z: &[f64]) -> DVector<f64> {
         let mut r = DVector::zeros(self.hat.param_count());
         self.apply_by_blocks(z, |blk| blk.entries().for_each(|(i, a)| r[i] = a));
@@ -366,7 +369,7 @@ pub(crate) struct Block {
 }
 
 impl Block {
-    /// (parameter index in the layout of [`Net::flatten`], entry) for every entry.
+    /// (parameter index in the layout of [`crate::net::Net::flatten`], entry) for every entry.
     pub fn entries(&self) -> impl Iterator<Item = (usize, f64)> + '_ {
         let (k, d, bias) = self.layout;
         let j0 = self.j0;
@@ -381,6 +384,7 @@ impl Block {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::net::Net;
     use crate::kkt::lpgen::Rows;
 
     /// `apply` (blocks of neurons, wider than one block here) agrees with the rows of A
@@ -399,7 +403,7 @@ mod tests {
             let v = DVector::from_fn(k, |_, _| rng.normal());
             let net = Net::new(w, b, v).expect("valid net");
             for support in [(0..m).collect::<Vec<_>>(), vec![1, 4, 6]] {
-                let p = Problem::new(&net, &data, &support, 0.2);
+                let p = Problem::new(Theta::new(&net, 1.0), &data, &support, 0.2);
                 assert!(!p.amb.is_empty(), "the test wants ambiguous pairs");
                 let z: Vec<f64> = (0..p.nvars()).map(|_| rng.uniform()).collect();
                 let r = p.apply(&z);
@@ -432,7 +436,7 @@ mod tests {
             let v = DVector::from_fn(k, |_, _| rng.normal());
             let net = Net::new(w, b, v).expect("valid net");
             for support in [(0..m).collect::<Vec<_>>(), (0..m).filter(|i| i % 4 != 1).collect()] {
-                let p = Problem::new(&net, &data, &support, 0.0);
+                let p = Problem::new(Theta::new(&net, 1.0), &data, &support, 0.0);
                 assert!(p.amb.is_empty(), "the test wants no ambiguous pairs (u = 0 exactly)");
                 let h: Vec<DVector<f64>> = support
                     .iter()
