@@ -382,10 +382,26 @@ impl Block {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
-    use crate::net::Net;
+    use crate::data::Rng;
     use crate::kkt::lpgen::Rows;
+    use crate::net::Net;
+
+    /// m random inputs in dimension d, labels alternating in blocks of `period`.
+    pub(in crate::kkt) fn random_data(rng: &mut Rng, m: usize, d: usize, period: usize) -> Dataset {
+        let x = DMatrix::from_fn(m, d, |_, _| rng.normal());
+        let y = DVector::from_fn(m, |i, _| if i % period == 0 { 1.0 } else { -1.0 });
+        Dataset::new(x, y).expect("valid data")
+    }
+
+    /// A random (k, d) network with or without bias, standard normal entries.
+    pub(in crate::kkt) fn random_net(rng: &mut Rng, k: usize, d: usize, bias: bool) -> Net {
+        let w = DMatrix::from_fn(k, d, |_, _| rng.normal());
+        let b = bias.then(|| DVector::from_fn(k, |_, _| rng.normal()));
+        let v = DVector::from_fn(k, |_, _| rng.normal());
+        Net::new(w, b, v).expect("valid net")
+    }
 
     /// `apply` (blocks of neurons, wider than one block here) agrees with the rows of A
     /// formed one by one (`Rows::row`), with and without bias, on a support of every
@@ -393,15 +409,10 @@ mod tests {
     #[test]
     fn apply_matches_rows() {
         let (m, k, d) = (7, BLOCK + 9, 3);
-        let mut rng = crate::data::Rng::seed_from_u64(12);
-        let x = DMatrix::from_fn(m, d, |_, _| rng.normal());
-        let y = DVector::from_fn(m, |i, _| if i % 2 == 0 { 1.0 } else { -1.0 });
-        let data = Dataset::new(x, y).expect("valid data");
+        let mut rng = Rng::seed_from_u64(12);
+        let data = random_data(&mut rng, m, d, 2);
         for bias in [false, true] {
-            let w = DMatrix::from_fn(k, d, |_, _| rng.normal());
-            let b = bias.then(|| DVector::from_fn(k, |_, _| rng.normal()));
-            let v = DVector::from_fn(k, |_, _| rng.normal());
-            let net = Net::new(w, b, v).expect("valid net");
+            let net = random_net(&mut rng, k, d, bias);
             for support in [(0..m).collect::<Vec<_>>(), vec![1, 4, 6]] {
                 let p = Problem::new(Theta::new(&net, 1.0), &data, &support, 0.2);
                 assert!(!p.amb.is_empty(), "the test wants ambiguous pairs");
@@ -426,15 +437,10 @@ mod tests {
     #[test]
     fn blocks_match_sample_gradients() {
         let (m, k, d) = (BLOCK + 21, 2 * BLOCK + 5, 4);
-        let mut rng = crate::data::Rng::seed_from_u64(31);
-        let x = DMatrix::from_fn(m, d, |_, _| rng.normal());
-        let y = DVector::from_fn(m, |i, _| if i % 3 == 0 { 1.0 } else { -1.0 });
-        let data = Dataset::new(x, y).expect("valid data");
+        let mut rng = Rng::seed_from_u64(31);
+        let data = random_data(&mut rng, m, d, 3);
         for bias in [false, true] {
-            let w = DMatrix::from_fn(k, d, |_, _| rng.normal());
-            let b = bias.then(|| DVector::from_fn(k, |_, _| rng.normal()));
-            let v = DVector::from_fn(k, |_, _| rng.normal());
-            let net = Net::new(w, b, v).expect("valid net");
+            let net = random_net(&mut rng, k, d, bias);
             for support in [(0..m).collect::<Vec<_>>(), (0..m).filter(|i| i % 4 != 1).collect()] {
                 let p = Problem::new(Theta::new(&net, 1.0), &data, &support, 0.0);
                 assert!(p.amb.is_empty(), "the test wants no ambiguous pairs (u = 0 exactly)");

@@ -92,6 +92,7 @@ impl<'a> Theta<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kkt::problem::tests::{random_data, random_net};
 
     /// Everything read through θ̂ = α·θ equals the scaled copy's, bit for bit: the
     /// parameters, the pre-activations (by blocks), the activation pattern and the margins.
@@ -99,14 +100,9 @@ mod tests {
     fn matches_the_scaled_copy_bit_for_bit() {
         let (m, k, d) = (9, 70, 5);
         let mut rng = crate::data::Rng::seed_from_u64(44);
-        let x = DMatrix::from_fn(m, d, |_, _| rng.normal());
-        let y = DVector::from_fn(m, |i, _| if i % 2 == 0 { 1.0 } else { -1.0 });
-        let data = Dataset::new(x, y).expect("valid data");
+        let data = random_data(&mut rng, m, d, 2);
         for bias in [false, true] {
-            let w = DMatrix::from_fn(k, d, |_, _| rng.normal());
-            let b = bias.then(|| DVector::from_fn(k, |_, _| rng.normal()));
-            let v = DVector::from_fn(k, |_, _| rng.normal());
-            let net = Net::new(w, b, v).expect("valid net");
+            let net = random_net(&mut rng, k, d, bias);
             let alpha = 1.0 / 3.7f64.sqrt();
             let (hat, theta) = (net.scaled(alpha), Theta::new(&net, alpha));
             assert_eq!(theta.flatten(), hat.flatten());
