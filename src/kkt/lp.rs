@@ -58,7 +58,7 @@ pub(crate) fn solve(
     let mut contrib: Vec<Vec<(usize, Variable)>> = vec![Vec::new(); k];
     for (a, &za) in z.iter().take(ns).enumerate() {
         for (j, list) in contrib.iter_mut().enumerate() {
-            if p.on[a * k + j] {
+            if p.on.contains(a * k + j) {
                 list.push((a, za));
             }
         }

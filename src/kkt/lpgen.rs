@@ -30,6 +30,7 @@ use std::time::{Duration, Instant};
 
 use nalgebra::{DMatrix, DVector};
 
+use super::bitset::BitSet;
 use super::problem::{blocks, Problem};
 use super::simplex::{Outcome, Simplex};
 use super::{Norm, SolveStatus};
@@ -83,7 +84,7 @@ impl<'a> Rows<'a> {
             let (j, x_of) = if idx < k * d { (idx / d, Some(idx % d)) } else { (idx - k * d, None) };
             let x = |a: usize| x_of.map_or(1.0, |c| p.xs[(a, c)]);
             for a in 0..ns {
-                if p.on[a * k + j] {
+                if p.on.contains(a * k + j) {
                     push(a, p.v[j] * p.y[a] * x(a));
                 }
             }
@@ -114,7 +115,7 @@ impl<'a> Rows<'a> {
             for (a, o) in out.iter_mut().enumerate().take(ns) {
                 for l in 0..bw {
                     let j = j0 + l;
-                    if p.on[a * k + j] {
+                    if p.on.contains(a * k + j) {
                         *o += p.v[j] * (g[(a, j)] + wb(j));
                     }
                     *o += sig[(a, l)] * w[voff + j];
@@ -170,23 +171,6 @@ fn best_k(scored: impl Iterator<Item = (usize, f64)>, k: usize) -> Vec<usize> {
     let mut top = TopK::new(k);
     scored.for_each(|(i, s)| top.push(i, s));
     top.into_sorted()
-}
-
-/// One bit per parameter row: whether it is in the working set W.
-struct RowSet(Vec<u64>);
-
-impl RowSet {
-    fn new(n: usize) -> RowSet {
-        RowSet(vec![0; n.div_ceil(64)])
-    }
-
-    fn contains(&self, i: usize) -> bool {
-        self.0[i / 64] >> (i % 64) & 1 == 1
-    }
-
-    fn insert(&mut self, i: usize) {
-        self.0[i / 64] |= 1 << (i % 64);
-    }
 }
 
 /// The dual simplex problem and the bookkeeping of the rows that are its columns.
@@ -301,7 +285,7 @@ pub(crate) fn solve(p: &Problem, hat: &Theta, norm: Norm, starts: &[Vec<f64>], m
         unit[a] = 0.0;
         unit[p.ns() + t] = 0.0;
     }
-    let mut in_w = RowSet::new(nparams);
+    let mut in_w = BitSet::new(nparams);
     let mut wsize = 0;
     for i in seed_rows {
         in_w.insert(i);

@@ -38,6 +38,7 @@
 //! (solvers), `memory` (estimates), `report` (the certificate), `verify` (the
 //! independent check), `hash` (content hashes).
 
+mod bitset;
 mod certify;
 mod coupled;
 mod error;

@@ -14,6 +14,7 @@ use faer::{Accum, MatMut, MatRef, Par};
 use nalgebra::{DMatrix, DVector};
 
 use crate::data::Dataset;
+use super::bitset::BitSet;
 use super::theta::Theta;
 use crate::net::Activation;
 
@@ -50,7 +51,7 @@ pub(crate) struct Problem<'a> {
     /// Whether the net has a bias.
     pub bias: bool,
     /// Pattern "on" (u > τ·scale), ns×k row-major.
-    pub on: Vec<bool>,
+    pub on: BitSet,
     /// Pre-activations on θ̂, ns×k; empty (0×0) when there are no ambiguous pairs,
     /// since only the coupled solver reads it (where a pair is on, u = σ(u)). σ(u) is
     /// not stored: [`Self::sig_block`] reads it from u when u is kept, and otherwise
@@ -83,7 +84,7 @@ impl<'a> Problem<'a> {
             let (xs, y) = sub.into_parts();
             (pattern, Cow::Owned(xs), y.iter().copied().collect::<Vec<f64>>())
         };
-        let on: Vec<bool> = pattern.iter().map(|p| *p == Activation::On).collect();
+        let on = BitSet::from_fn(ns * k, |i| pattern[i] == Activation::On);
         let amb: Vec<(usize, usize)> = (0..ns)
             .flat_map(|a| (0..k).map(move |j| (a, j)))
             .filter(|&(a, j)| pattern[a * k + j] == Activation::Ambiguous)
@@ -191,7 +192,7 @@ impl<'a> Problem<'a> {
     }
 
     fn is_on(&self, a: usize, j: usize) -> bool {
-        self.on[a * self.k + j]
+        self.on.contains(a * self.k + j)
     }
 
     /// Linear term `c = Aᵀ θ̂` (computed exactly, not from the Euler identity, so that
