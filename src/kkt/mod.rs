@@ -34,7 +34,7 @@
 //! from per-sample gradients ([`crate::net::Net::sample_gradient`]).
 //!
 //! Files: `settings` (norms, support, settings), `error`, `certify` (the driver),
-//! `problem` (one problem at one τ), `l2`/`nnls`/`coupled`/`qp` and `lpgen`/`simplex`/`lp`
+//! `theta` (θ̂ without a copy), `problem` (one problem at one τ), `bitset`, `l2`/`nnls`/`coupled`/`qp` and `lpgen`/`simplex`/`lp`
 //! (solvers), `memory` (estimates), `report` (the certificate), `verify` (the
 //! independent check), `hash` (content hashes).
 
