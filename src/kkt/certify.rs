@@ -109,7 +109,6 @@ pub fn certify(net: &Net, data: &Dataset, settings: &KktSettings) -> Result<KktR
     // The margins' pre-activations and transposed weights are freed (here and below).
     memory::return_freed();
     let qhat = hat.margins(data)?;
-    // The margins' pre-activations (two ns×k matrices) are freed.
     memory::return_freed();
     let support: Vec<usize> = match settings.support {
         Support::All => (0..data.m()).collect(),

@@ -306,7 +306,8 @@ pub(crate) fn solve(p: &Problem, hat: &Theta, norm: Norm, starts: &[Vec<f64>], m
         super::memory::return_freed();
         let budget = 50 * (neq + m.lp.ncols()) + 10_000;
         let outcome = m.lp.solve(budget, deadline);
-        // The solve's refactorisation scratch is free again.
+        // What the solve freed (its refactorisations' work space) is handed back
+        // before the pricing's blocks are allocated.
         super::memory::return_freed();
         let pi = m.lp.duals();
         let mut z: Vec<f64> = pi[..n].iter().map(|v| v / cs).collect();
