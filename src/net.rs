@@ -17,6 +17,9 @@ use thiserror::Error;
 
 use crate::data::Dataset;
 
+/// Neurons per block of [`Net::activation_pattern`]'s pre-activations.
+const PATTERN_BLOCK: usize = 64;
+
 /// Errors raised when a network is built from parts or applied to data.
 #[derive(Debug, Error, Clone, PartialEq)]
 pub enum NetError {
@@ -267,10 +270,31 @@ impl Net {
     /// of `x` (m×d). Panics if `x` has the wrong number of columns; use
     /// [`Net::check_data`] on user data first.
     pub fn preactivations(&self, x: &DMatrix<f64>) -> DMatrix<f64> {
-        let mut u = x * self.w.transpose();
+        self.preactivation_block(x, 0..self.width())
+    }
+
+    /// The columns `neurons` of [`Net::preactivations`] (m×|neurons|), without forming
+    /// the others. Panics if `x` has the wrong number of columns or the range exceeds
+    /// the width.
+    pub fn preactivation_block(&self, x: &DMatrix<f64>, neurons: std::ops::Range<usize>) -> DMatrix<f64> {
+        self.scaled_preactivation_block(x, neurons, 1.0)
+    }
+
+    /// [`Net::preactivation_block`] of `self.scaled(alpha)`, bit for bit, without forming
+    /// the scaled network: the block's weights and biases are rounded as
+    /// [`Net::scaled`] rounds them, fl(α·w).
+    pub(crate) fn scaled_preactivation_block(
+        &self,
+        x: &DMatrix<f64>,
+        neurons: std::ops::Range<usize>,
+        alpha: f64,
+    ) -> DMatrix<f64> {
+        let j0 = neurons.start;
+        let wt = DMatrix::from_fn(self.dim(), neurons.len(), |c, l| self.w[(j0 + l, c)] * alpha);
+        let mut u = x * wt;
         if let Some(b) = &self.b {
-            for (j, mut col) in u.column_iter_mut().enumerate() {
-                col.add_scalar_mut(b[j]);
+            for (l, mut col) in u.column_iter_mut().enumerate() {
+                col.add_scalar_mut(b[j0 + l] * alpha);
             }
         }
         u
@@ -278,9 +302,15 @@ impl Net {
 
     /// Outputs `N(x_i)` for the rows of `x` (m×d), in matrix form.
     pub fn forward(&self, x: &DMatrix<f64>) -> DVector<f64> {
-        let mut u = self.preactivations(x);
+        self.scaled_forward(x, 1.0)
+    }
+
+    /// [`Net::forward`] of `self.scaled(alpha)`, bit for bit, without forming the scaled
+    /// network (see [`Net::scaled_preactivation_block`]).
+    fn scaled_forward(&self, x: &DMatrix<f64>, alpha: f64) -> DVector<f64> {
+        let mut u = self.scaled_preactivation_block(x, 0..self.width(), alpha);
         u.apply(|t| *t = t.max(0.0));
-        u * &self.v
+        u * (&self.v * alpha)
     }
 
     /// Output `N(x)` for one input `x` of length d.
@@ -302,9 +332,14 @@ impl Net {
 
     /// Margins `q_i = y_i N(x_i)` on a dataset.
     pub fn margins(&self, data: &Dataset) -> Result<DVector<f64>, NetError> {
+        self.scaled_margins(data, 1.0)
+    }
+
+    /// [`Net::margins`] of `self.scaled(alpha)`, bit for bit, without forming the scaled
+    /// network (see [`Net::scaled_preactivation_block`]).
+    pub(crate) fn scaled_margins(&self, data: &Dataset, alpha: f64) -> Result<DVector<f64>, NetError> {
         self.check_data(data)?;
-        let out = self.forward(data.x());
-        Ok(out.component_mul(data.y()))
+        Ok(self.scaled_forward(data.x(), alpha).component_mul(data.y()))
     }
 
     /// Fraction of samples classified correctly, with the paper's sign(0) = +1.
@@ -319,12 +354,19 @@ impl Net {
     /// The normalised network θ̂ = θ / sqrt(q_min), whose smallest margin is exactly 1,
     /// together with q_min of θ. Fails with [`NetError::NotSeparating`] when q_min ≤ 0.
     pub fn normalized(&self, data: &Dataset) -> Result<(Net, f64), NetError> {
+        let (alpha, q_min) = self.normalization(data)?;
+        Ok((self.scaled(alpha), q_min))
+    }
+
+    /// The factor α = 1/sqrt(q_min) of [`Net::normalized`] and q_min, without the
+    /// scaled copy. Fails as [`Net::normalized`] does.
+    pub fn normalization(&self, data: &Dataset) -> Result<(f64, f64), NetError> {
         let q = self.margins(data)?;
         let (sample, q_min) = argmin(&q);
         if q_min.is_nan() || q_min <= 0.0 {
             return Err(NetError::NotSeparating { sample, margin: q_min });
         }
-        Ok((self.scaled(1.0 / q_min.sqrt()), q_min))
+        Ok((1.0 / q_min.sqrt(), q_min))
     }
 
     /// Ambiguity scale of pair (i, j): `‖(w_j, b_j)‖·‖(x_i, 1)‖` with bias, `‖w_j‖·‖x_i‖`
@@ -340,26 +382,40 @@ impl Net {
         }
     }
 
-    /// Activation pattern (m×k, row-major: `pattern[i*k + j]`) with tolerance τ.
+    /// Activation pattern (m×k, row-major: `pattern[i*k + j]`) with tolerance τ. The
+    /// pre-activations are formed a block of neurons at a time (never the m×k matrix).
     pub fn activation_pattern(&self, data: &Dataset, tau: f64) -> Result<Vec<Activation>, NetError> {
+        self.scaled_activation_pattern(data, tau, 1.0)
+    }
+
+    /// [`Net::activation_pattern`] of `self.scaled(alpha)`, bit for bit, without
+    /// forming the scaled network (see [`Net::scaled_preactivation_block`]).
+    pub(crate) fn scaled_activation_pattern(&self, data: &Dataset, tau: f64, alpha: f64) -> Result<Vec<Activation>, NetError> {
         self.check_data(data)?;
-        let u = self.preactivations(data.x());
         let (m, k) = (data.m(), self.width());
-        let wn2: Vec<f64> = (0..k).map(|j| self.w.row(j).norm_squared() + self.bias(j).powi(2)).collect();
         let one = if self.has_bias() { 1.0 } else { 0.0 };
-        let mut out = Vec::with_capacity(m * k);
-        for i in 0..m {
-            let xn2 = data.x().row(i).norm_squared() + one;
-            for (j, wn2j) in wn2.iter().enumerate() {
-                let thr = tau * (wn2j * xn2).sqrt();
-                let uij = u[(i, j)];
-                out.push(if uij > thr {
-                    Activation::On
-                } else if uij < -thr {
-                    Activation::Off
-                } else {
-                    Activation::Ambiguous
-                });
+        let xn2: Vec<f64> = (0..m).map(|i| data.x().row(i).norm_squared() + one).collect();
+        let mut out = vec![Activation::Off; m * k];
+        for j0 in (0..k).step_by(PATTERN_BLOCK) {
+            let bw = PATTERN_BLOCK.min(k - j0);
+            let u = self.scaled_preactivation_block(data.x(), j0..j0 + bw, alpha);
+            for l in 0..bw {
+                let j = j0 + l;
+                // The scaled row, as a 1×d matrix like the row view of the scaled net
+                // (the same summation order).
+                let row = nalgebra::RowDVector::from_fn(self.dim(), |_, c| self.w[(j, c)] * alpha);
+                let wn2j = row.norm_squared() + (self.bias(j) * alpha).powi(2);
+                for (i, xn2i) in xn2.iter().enumerate() {
+                    let thr = tau * (wn2j * xn2i).sqrt();
+                    let uij = u[(i, l)];
+                    out[i * k + j] = if uij > thr {
+                        Activation::On
+                    } else if uij < -thr {
+                        Activation::Off
+                    } else {
+                        Activation::Ambiguous
+                    };
+                }
             }
         }
         Ok(out)

@@ -17,7 +17,19 @@ pub fn instance(m: usize, k: usize, d: usize, seed: u64) -> (Net, Dataset) {
     let b = DVector::from_fn(k, |_, _| 0.3 * rng.normal());
     let v = DVector::from_fn(k, |_, _| rng.normal() / (k as f64).sqrt());
     let net = Net::new(w, Some(b), v).expect("finite parameters");
-    let out = net.forward(pool.x());
+    // N(x) = Σ_j v_j σ(u_j) a block of rows and of neurons at a time, so that building
+    // the instance never holds a pre-activation matrix or a copy of W as large as the
+    // network (the memory measurements of `kkt_scale` then peak inside the certificate).
+    let mut out: Vec<f64> = Vec::with_capacity(pool.m());
+    for r0 in (0..pool.m()).step_by(256) {
+        let xb = pool.x().rows(r0, 256.min(pool.m() - r0)).into_owned();
+        let mut nb = DVector::zeros(xb.nrows());
+        for j0 in (0..k).step_by(64) {
+            let u = net.preactivation_block(&xb, j0..(j0 + 64).min(k)).map(|t| t.max(0.0));
+            nb += u * net.v().rows(j0, (j0 + 64).min(k) - j0);
+        }
+        out.extend(nb.iter());
+    }
     let mut mags: Vec<f64> = out.iter().map(|t| t.abs()).collect();
     mags.sort_by(f64::total_cmp);
     let floor = 0.1 * mags[mags.len() / 2];

@@ -9,6 +9,7 @@ use nalgebra::DVector;
 use super::coupled::CoupledState;
 use super::memory::{self, Sizes};
 use super::problem::Problem;
+use super::theta::Theta;
 use super::report::{InputInfo, KktReport, SolveStatus, SolverInfo, SubgradientChoice, TauPoint, REPORT_FORMAT};
 use super::settings::{self, support_limit};
 use super::{
@@ -31,7 +32,7 @@ struct Solved<'a> {
 /// Solves at `tau`. `warm` starts the coupled L2 solver; `carry` is the answer at a
 /// smaller τ of the ladder, which the LP generation carries over as a second start.
 fn solve_at<'a>(
-    hat: &Net,
+    hat: &Theta<'a>,
     data: &'a Dataset,
     support: &[usize],
     tau: f64,
@@ -46,7 +47,7 @@ fn solve_at<'a>(
         Sizes { ns: support.len(), k: hat.width(), d: hat.dim(), params: hat.param_count(), amb: 0 },
     );
     memory::check("KKT problem", pattern_bytes, s.max_memory)?;
-    let mut p = Problem::new(hat, data, support, tau);
+    let mut p = Problem::new(*hat, data, support, tau);
     // Building K freed the pattern's pre-activations and products of ns×ns and ns×k.
     memory::return_freed();
     if p.amb.len() > s.max_ambiguous {
@@ -74,6 +75,9 @@ fn solve_at<'a>(
                 starts.push(p.carry(prev, z));
             }
             let g = lpgen::solve(&p, hat, norm, &starts, s.lp_max_rounds, s.time_limit);
+            // The simplex (its basis inverse and stored rows) is freed: hand it back
+            // before the final residual is formed.
+            memory::return_freed();
             generation = Some((g.rounds, g.working_set, g.final_gap));
             let method = if norm == Norm::Linf { SolverMethod::RowGeneration } else { SolverMethod::SignWorkingSet };
             (g.z, SolverInfo { method, status: g.status, iterations: g.pivots, seconds: 0.0 }, st)
@@ -96,9 +100,15 @@ fn solve_at<'a>(
 pub fn certify(net: &Net, data: &Dataset, settings: &KktSettings) -> Result<KktReport, KktError> {
     settings::check(settings)?;
     net.check_data(data)?;
-    let (hat, q_min) = net.normalized(data)?;
+    // Memory the caller freed (and the allocator kept) is handed back first, so that
+    // the margins' and the solve's temporaries do not stack on top of it.
+    memory::return_freed();
+    let (alpha, q_min) = net.normalization(data)?;
+    // θ̂ is read from `net` and α, never copied.
+    let hat = Theta::new(net, alpha);
+    // The margins' pre-activations and transposed weights are freed (here and below).
+    memory::return_freed();
     let qhat = hat.margins(data)?;
-    // The margins' pre-activations (two ns×k matrices) are freed.
     memory::return_freed();
     let support: Vec<usize> = match settings.support {
         Support::All => (0..data.m()).collect(),

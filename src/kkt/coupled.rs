@@ -42,7 +42,7 @@ pub(crate) struct CoupledState {
 impl CoupledState {
     /// No λ free, every pair at its pattern value.
     pub fn cold(p: &Problem) -> CoupledState {
-        let pair = p.on.iter().map(|&o| if o { Pair::Upper } else { Pair::Lower }).collect();
+        let pair = p.on.iter().map(|o| if o { Pair::Upper } else { Pair::Lower }).collect();
         CoupledState { lam_free: vec![false; p.ns()], pair }
     }
 
@@ -80,7 +80,7 @@ impl CoupledState {
         }
         for (i, st) in s.pair.iter_mut().enumerate() {
             if !amb[i] {
-                *st = if p.on[i] { Pair::Upper } else { Pair::Lower };
+                *st = if p.on.contains(i) { Pair::Upper } else { Pair::Lower };
             } else if !s.lam_free[i / k] {
                 *st = Pair::Lower;
             }
@@ -166,13 +166,13 @@ fn partition_hash(st: &CoupledState) -> u64 {
 /// One ns×ns by ns×k product.
 fn gradient_parts(p: &Problem, z: &[f64]) -> (DMatrix<f64>, Vec<f64>) {
     let (ns, k) = (p.ns(), p.k);
-    let mut cm = DMatrix::from_fn(ns, k, |a, j| if p.on[a * k + j] { p.y[a] * z[a] } else { 0.0 });
+    let mut cm = DMatrix::from_fn(ns, k, |a, j| if p.on.contains(a * k + j) { p.y[a] * z[a] } else { 0.0 });
     for (t, &(a, j)) in p.amb.iter().enumerate() {
         cm[(a, j)] += p.y[a] * z[ns + t];
     }
     let xc = &p.xg * &cm;
     let q = DMatrix::from_fn(ns, k, |a, j| p.u[(a, j)] - p.v[j] * xc[(a, j)]);
-    let rv = (0..k).map(|j| p.v[j] - (0..ns).map(|a| z[a] * p.y[a] * p.sig[(a, j)]).sum::<f64>()).collect();
+    let rv = (0..k).map(|j| p.v[j] - (0..ns).map(|a| z[a] * p.y[a] * p.sig_at(a, j)).sum::<f64>()).collect();
     (q, rv)
 }
 
@@ -226,8 +226,8 @@ pub(crate) fn solve(p: &Problem, start: &CoupledState, max_iter: usize) -> Coupl
             -p.y[a]
                 * (0..k)
                     .map(|j| {
-                        let s = if on_only { f64::from(u8::from(p.on[a * k + j])) } else { data.s(&st, a, j) };
-                        s * p.v[j] * q[(a, j)] + p.sig[(a, j)] * rv[j]
+                        let s = if on_only { f64::from(u8::from(p.on.contains(a * k + j))) } else { data.s(&st, a, j) };
+                        s * p.v[j] * q[(a, j)] + p.sig_at(a, j) * rv[j]
                     })
                     .sum::<f64>()
         };

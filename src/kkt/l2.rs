@@ -11,7 +11,7 @@ use super::nnls::{self, NnlsOutcome};
 use super::problem::Problem;
 use super::qp;
 use super::{KktError, KktSettings, L2Solver, SolveStatus, SolverInfo, SolverMethod};
-use crate::net::Net;
+use super::theta::Theta;
 
 /// Maps clarabel's status to ours: only `Solved` is a proof; the almost-statuses are
 /// reduced-accuracy outcomes, never optimal nor infeasible (the QP is always feasible
@@ -63,7 +63,7 @@ const CLARABEL_FALLBACK_VARS: usize = 3000;
 /// the partition that warm-starts the next τ of a ladder.
 pub(crate) fn solve(
     p: &Problem,
-    hat: &Net,
+    hat: &Theta,
     s: &KktSettings,
     warm: Option<&CoupledState>,
 ) -> Result<(Vec<f64>, SolverInfo, CoupledState), KktError> {
@@ -126,7 +126,7 @@ pub(crate) fn solve(
 /// better admissible point is kept.
 fn fallback(
     p: &Problem,
-    hat: &Net,
+    hat: &Theta,
     s: &KktSettings,
     c: &[f64],
     z: Vec<f64>,

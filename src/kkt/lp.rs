@@ -14,9 +14,9 @@ use good_lp::{
     WithTimeLimit,
 };
 
-use super::problem::Problem;
+use super::problem::{blocks, Problem};
 use super::{Norm, SolveStatus};
-use crate::net::Net;
+use super::theta::Theta;
 
 /// The factor by which the LPs are solved scaled: ‖θ̂‖∞ becomes 1e5, so that microlp's
 /// absolute tolerance (1e-10) is about 1e-15 relative.
@@ -41,7 +41,7 @@ pub(crate) fn lp_status(status: SolutionStatus) -> SolveStatus {
 /// Solves the LP; returns z = (λ, μ) and the solver's status.
 pub(crate) fn solve(
     p: &Problem,
-    hat: &Net,
+    hat: &Theta,
     norm: Norm,
     time_limit: f64,
 ) -> Result<(Vec<f64>, SolveStatus), ResolutionError> {
@@ -58,7 +58,7 @@ pub(crate) fn solve(
     let mut contrib: Vec<Vec<(usize, Variable)>> = vec![Vec::new(); k];
     for (a, &za) in z.iter().take(ns).enumerate() {
         for (j, list) in contrib.iter_mut().enumerate() {
-            if p.on[a * k + j] {
+            if p.on.contains(a * k + j) {
                 list.push((a, za));
             }
         }
@@ -84,11 +84,14 @@ pub(crate) fn solve(
         }
     }
     let voff = k * d + if p.bias { k } else { 0 };
-    for (a, &za) in z.iter().take(ns).enumerate() {
-        for j in 0..k {
-            let s = p.sig[(a, j)];
-            if s > 0.0 {
-                rows[voff + j].add_mul(-p.y[a] * s, za);
+    for (j0, bw) in blocks(k) {
+        let sig = p.sig_block(j0, bw);
+        for (a, &za) in z.iter().take(ns).enumerate() {
+            for l in 0..bw {
+                let s = sig[(a, l)];
+                if s > 0.0 {
+                    rows[voff + j0 + l].add_mul(-p.y[a] * s, za);
+                }
             }
         }
     }

@@ -30,10 +30,11 @@ use std::time::{Duration, Instant};
 
 use nalgebra::{DMatrix, DVector};
 
-use super::problem::Problem;
+use super::bitset::BitSet;
+use super::problem::{blocks, Problem};
 use super::simplex::{Outcome, Simplex};
 use super::{Norm, SolveStatus};
-use crate::net::Net;
+use super::theta::Theta;
 
 /// What the generation loop found.
 pub(crate) struct GenOutcome {
@@ -83,7 +84,7 @@ impl<'a> Rows<'a> {
             let (j, x_of) = if idx < k * d { (idx / d, Some(idx % d)) } else { (idx - k * d, None) };
             let x = |a: usize| x_of.map_or(1.0, |c| p.xs[(a, c)]);
             for a in 0..ns {
-                if p.on[a * k + j] {
+                if p.on.contains(a * k + j) {
                     push(a, p.v[j] * p.y[a] * x(a));
                 }
             }
@@ -93,8 +94,9 @@ impl<'a> Rows<'a> {
             }
         } else {
             let j = idx - k * d - if p.bias { k } else { 0 };
+            let sig = p.sig_block(j, 1);
             for a in 0..ns {
-                push(a, p.y[a] * p.sig[(a, j)]);
+                push(a, p.y[a] * sig[(a, 0)]);
             }
         }
     }
@@ -108,16 +110,19 @@ impl<'a> Rows<'a> {
         let wb = |j: usize| if p.bias { w[k * d + j] } else { 0.0 };
         let voff = k * d + if p.bias { k } else { 0 };
         let mut out = vec![0.0; p.nvars()];
-        for (a, o) in out.iter_mut().enumerate().take(ns) {
-            let mut s = 0.0;
-            for j in 0..k {
-                if p.on[a * k + j] {
-                    s += p.v[j] * (g[(a, j)] + wb(j));
+        for (j0, bw) in blocks(k) {
+            let sig = p.sig_block(j0, bw);
+            for (a, o) in out.iter_mut().enumerate().take(ns) {
+                for l in 0..bw {
+                    let j = j0 + l;
+                    if p.on.contains(a * k + j) {
+                        *o += p.v[j] * (g[(a, j)] + wb(j));
+                    }
+                    *o += sig[(a, l)] * w[voff + j];
                 }
-                s += p.sig[(a, j)] * w[voff + j];
             }
-            *o = p.y[a] * s;
         }
+        out.iter_mut().zip(&p.y).for_each(|(o, y)| *o *= y);
         for (t, &(a, j)) in p.amb.iter().enumerate() {
             out[ns + t] = p.y[a] * p.v[j] * (g[(a, j)] + wb(j));
         }
@@ -125,30 +130,47 @@ impl<'a> Rows<'a> {
     }
 }
 
-/// The indices of the `k` largest scores, largest first (ties: the smaller index
-/// first), by a bounded heap: O(P log k) time and O(k) memory for P candidates.
-fn best_k(scored: impl Iterator<Item = (usize, f64)>, k: usize) -> Vec<usize> {
-    // An unsigned key in the order of f64::total_cmp, then the smaller index first.
-    let key = |s: f64, i: usize| {
-        let b = s.to_bits();
-        (if b >> 63 == 1 { !b } else { b | 1 << 63 }, Reverse(i))
-    };
-    if k == 0 {
-        return Vec::new();
+/// The `k` largest scores pushed so far, by a bounded heap: O(P log k) time and O(k)
+/// memory for P candidates, fed one at a time (the residual is streamed).
+struct TopK {
+    k: usize,
+    /// A min-heap of the best k so far: its top is the worst kept.
+    heap: BinaryHeap<Reverse<(u64, Reverse<usize>)>>,
+}
+
+impl TopK {
+    fn new(k: usize) -> TopK {
+        TopK { k, heap: BinaryHeap::with_capacity(k + 1) }
     }
-    // A min-heap of the best k so far: its top is the worst kept.
-    let mut heap = BinaryHeap::with_capacity(k + 1);
-    for (i, s) in scored {
-        let c = key(s, i);
-        if heap.len() < k {
-            heap.push(Reverse(c));
-        } else if heap.peek().is_some_and(|Reverse(w)| c > *w) {
-            heap.pop();
-            heap.push(Reverse(c));
+
+    /// Offers index `i` with score `s`.
+    fn push(&mut self, i: usize, s: f64) {
+        if self.k == 0 {
+            return;
+        }
+        // An unsigned key in the order of f64::total_cmp, then the smaller index first.
+        let b = s.to_bits();
+        let c = (if b >> 63 == 1 { !b } else { b | 1 << 63 }, Reverse(i));
+        if self.heap.len() < self.k {
+            self.heap.push(Reverse(c));
+        } else if self.heap.peek().is_some_and(|Reverse(w)| c > *w) {
+            self.heap.pop();
+            self.heap.push(Reverse(c));
         }
     }
-    // Ascending order of Reverse is descending order of the key: best first.
-    heap.into_sorted_vec().into_iter().map(|Reverse((_, Reverse(i)))| i).collect()
+
+    /// The indices kept, largest score first (ties: the smaller index first).
+    fn into_sorted(self) -> Vec<usize> {
+        // Ascending order of Reverse is descending order of the key: best first.
+        self.heap.into_sorted_vec().into_iter().map(|Reverse((_, Reverse(i)))| i).collect()
+    }
+}
+
+/// The indices of the `k` largest scores, largest first (ties: the smaller index first).
+fn best_k(scored: impl Iterator<Item = (usize, f64)>, k: usize) -> Vec<usize> {
+    let mut top = TopK::new(k);
+    scored.for_each(|(i, s)| top.push(i, s));
+    top.into_sorted()
 }
 
 /// The dual simplex problem and the bookkeeping of the rows that are its columns.
@@ -194,7 +216,7 @@ impl Master<'_> {
 /// points `starts` (the L2 point, and along the τ-ladder the last τ's answer carried
 /// over, so that ε never increases along the ladder),
 /// within `max_rounds` master solves and `time_limit` seconds in all.
-pub(crate) fn solve(p: &Problem, hat: &Net, norm: Norm, starts: &[Vec<f64>], max_rounds: usize, time_limit: f64) -> GenOutcome {
+pub(crate) fn solve(p: &Problem, hat: &Theta, norm: Norm, starts: &[Vec<f64>], max_rounds: usize, time_limit: f64) -> GenOutcome {
     let deadline = Instant::now() + Duration::from_secs_f64(time_limit.clamp(0.0, 1e9));
     // θ̂ is read entry by entry from the net (no P-vector copy).
     let theta = |i: usize| hat.param(i);
@@ -263,10 +285,10 @@ pub(crate) fn solve(p: &Problem, hat: &Net, norm: Norm, starts: &[Vec<f64>], max
         unit[a] = 0.0;
         unit[p.ns() + t] = 0.0;
     }
-    let mut in_w = vec![false; nparams];
+    let mut in_w = BitSet::new(nparams);
     let mut wsize = 0;
     for i in seed_rows {
-        in_w[i] = true;
+        in_w.insert(i);
         wsize += 1;
         m.add_row(i, theta(i), sign_of(i));
     }
@@ -284,6 +306,9 @@ pub(crate) fn solve(p: &Problem, hat: &Net, norm: Norm, starts: &[Vec<f64>], max
         super::memory::return_freed();
         let budget = 50 * (neq + m.lp.ncols()) + 10_000;
         let outcome = m.lp.solve(budget, deadline);
+        // What the solve freed (its refactorisations' work space) is handed back
+        // before the pricing's blocks are allocated.
+        super::memory::return_freed();
         let pi = m.lp.duals();
         let mut z: Vec<f64> = pi[..n].iter().map(|v| v / cs).collect();
         // Reduced costs of the rows outside W, up to the factor cs: the residual at z in
@@ -301,8 +326,16 @@ pub(crate) fn solve(p: &Problem, hat: &Net, norm: Norm, starts: &[Vec<f64>], max
         if outcome == Outcome::Optimal {
             let lower = m.value();
             p.project(&mut z);
-            let r = p.residual(hat, &z);
-            let eps = norm.of(&r);
+            // One pass over the residual, a block of neurons at a time (no P-vector):
+            // its norm and, for L∞, the `batch` rows outside W violated beyond the master.
+            let mut eps = 0.0;
+            let mut top = TopK::new(if linf { batch } else { 0 });
+            p.for_each_residual(hat, &z, |i, r| {
+                eps = norm.accumulate(eps, r);
+                if r.abs() > lower + tol && !in_w.contains(i) {
+                    top.push(i, r.abs());
+                }
+            });
             final_gap = eps - lower;
             if eps < best.1 {
                 best = (z, eps);
@@ -310,18 +343,16 @@ pub(crate) fn solve(p: &Problem, hat: &Net, norm: Norm, starts: &[Vec<f64>], max
             if final_gap <= tol {
                 break SolveStatus::Optimal;
             }
-            if linf {
-                viol = best_k((0..nparams).filter(|&i| !in_w[i] && r[i].abs() > lower + tol).map(|i| (i, r[i].abs())), batch);
-            }
+            viol = top.into_sorted();
         }
         if let Some(priced) = priced {
-            viol = best_k((0..nparams).filter(|&i| !in_w[i] && priced[i] * sign_of(i) < 0.0).map(|i| (i, priced[i].abs())), batch);
+            viol = best_k((0..nparams).filter(|&i| !in_w.contains(i) && priced[i] * sign_of(i) < 0.0).map(|i| (i, priced[i].abs())), batch);
         }
         if viol.is_empty() {
             break not_closed(format!("the master is not accurate enough to close the gap {final_gap:e}"));
         }
         for i in viol {
-            in_w[i] = true;
+            in_w.insert(i);
             wsize += 1;
             m.add_row(i, theta(i), sign_of(i));
         }

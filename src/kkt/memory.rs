@@ -79,4 +79,3 @@ pub(crate) fn return_freed() {
         libc::malloc_trim(0);
     }
 }
-

@@ -34,10 +34,11 @@
 //! from per-sample gradients ([`crate::net::Net::sample_gradient`]).
 //!
 //! Files: `settings` (norms, support, settings), `error`, `certify` (the driver),
-//! `problem` (one problem at one τ), `l2`/`nnls`/`coupled`/`qp` and `lpgen`/`simplex`/`lp`
+//! `theta` (θ̂ without a copy), `problem` (one problem at one τ), `bitset`, `l2`/`nnls`/`coupled`/`qp` and `lpgen`/`simplex`/`lp`
 //! (solvers), `memory` (estimates), `report` (the certificate), `verify` (the
 //! independent check), `hash` (content hashes).
 
+mod bitset;
 mod certify;
 mod coupled;
 mod error;
@@ -53,6 +54,7 @@ mod report;
 mod schur;
 mod settings;
 mod simplex;
+mod theta;
 mod verify;
 
 pub use certify::certify;

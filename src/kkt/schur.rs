@@ -134,7 +134,7 @@ impl Elimination {
     pub fn new(p: &Problem) -> Elimination {
         let c_mu = p.amb.iter().map(|&(a, j)| p.y[a] * p.v[j] * p.u[(a, j)]).collect();
         let ns = p.ns();
-        let sig = Mat::from_fn(ns, p.k, |a, j| p.sig[(a, j)]);
+        let sig = Mat::from_fn(ns, p.k, |a, j| p.sig_at(a, j));
         let ss = &sig * sig.transpose();
         Elimination { neurons: (0..p.k).map(|_| Neuron::empty()).collect(), c_mu, ss, sum: None }
     }
@@ -227,7 +227,7 @@ impl Elimination {
         let rhs = Mat::from_fn(nl, 1, |r, _| {
             let a = part.lf[r];
             let s: f64 =
-                (0..k).map(|j| p.v[j] * (if part.on[a * k + j] { p.u[(a, j)] } else { 0.0 } + p.sig[(a, j)])).sum();
+                (0..k).map(|j| p.v[j] * (if part.on[a * k + j] { p.u[(a, j)] } else { 0.0 } + p.sig_at(a, j))).sum();
             p.y[a] * s - dr[a]
         });
         let lam = Factor::new(&msym).solve(rhs);

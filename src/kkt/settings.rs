@@ -25,8 +25,17 @@ impl Norm {
     pub fn of(self, r: &DVector<f64>) -> f64 {
         match self {
             Norm::L2 => r.norm(),
-            Norm::Linf => r.iter().fold(0.0f64, |a, t| a.max(t.abs())),
-            Norm::L1 => r.iter().map(|t| t.abs()).sum(),
+            Norm::Linf | Norm::L1 => r.iter().fold(0.0, |a, &t| self.accumulate(a, t)),
+        }
+    }
+
+    /// The norm of a vector given entry by entry, from 0: the norm `acc` of the entries
+    /// so far with entry `t` added (a NaN entry is skipped by L∞, as `f64::max` does).
+    pub(crate) fn accumulate(self, acc: f64, t: f64) -> f64 {
+        match self {
+            Norm::Linf => acc.max(t.abs()),
+            Norm::L1 => acc + t.abs(),
+            Norm::L2 => acc.hypot(t),
         }
     }
 

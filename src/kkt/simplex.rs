@@ -65,6 +65,8 @@ const PTOL: f64 = 1e-10;
 const DTOL: f64 = 1e-11;
 /// Smallest pivot accepted, relative to the largest entry of the direction.
 const PIVOT_REL: f64 = 1e-9;
+/// Stored vectors per chunk of the column storage.
+const CHUNK: usize = 64;
 /// Degenerate pivots in a row before the randomised pricing takes over.
 const DEGENERATE_RUN: usize = 50;
 
@@ -83,8 +85,12 @@ enum Col {
 /// The LP and its current basis.
 pub(crate) struct Simplex {
     m: usize,
-    /// Stored column vectors, column-major: vector s is `a[s*m..(s+1)*m]`.
-    a: Vec<f64>,
+    /// Stored column vectors in chunks of [`CHUNK`], each chunk column-major: vector s
+    /// is `a[s / CHUNK][(s % CHUNK)·m..]`. Chunks of fixed capacity, so that a growing
+    /// working set never reallocates (and copies) all the stored vectors at once.
+    a: Vec<Vec<f64>>,
+    /// Number of stored vectors.
+    nstored: usize,
     /// What each column is.
     kind: Vec<Col>,
     /// The equation a mirror keeps (usize::MAX while no mirror exists).
@@ -101,9 +107,6 @@ pub(crate) struct Simplex {
     basis: Vec<usize>,
     pos: Vec<usize>,
     binv: Mat<f64>,
-    /// Scratch m×m matrix of the refactorisation, kept during a solve so that
-    /// refactorisations allocate nothing (fewer freed blocks for the allocator to keep).
-    spare: Mat<f64>,
     phase1: bool,
     since_refactor: usize,
     /// Where partial pricing resumes.
@@ -128,6 +131,7 @@ impl Simplex {
         Simplex {
             m,
             a: Vec::new(),
+            nstored: 0,
             kind: Vec::new(),
             mirror_row: usize::MAX,
             cost: Vec::new(),
@@ -140,7 +144,6 @@ impl Simplex {
             basis: Vec::new(),
             pos: Vec::new(),
             binv: Mat::zeros(0, 0),
-            spare: Mat::zeros(0, 0),
             phase1: true,
             since_refactor: 0,
             cursor: 0,
@@ -207,8 +210,14 @@ impl Simplex {
         }
         let norm = col.iter().map(|c| c * c).sum::<f64>().sqrt();
         let sc = if norm > 0.0 && norm.is_finite() { norm } else { 1.0 };
-        self.a.extend(col.iter().map(|c| c / sc));
-        (Col::Stored(self.a.len() / self.m - 1), sc)
+        if self.nstored % CHUNK == 0 {
+            self.a.push(Vec::with_capacity(CHUNK * self.m));
+        }
+        if let Some(chunk) = self.a.last_mut() {
+            chunk.extend(col.iter().map(|c| c / sc));
+        }
+        self.nstored += 1;
+        (Col::Stored(self.nstored - 1), sc)
     }
 
     /// A column held as `kind`, with cost and bounds scaled by `sc`.
@@ -300,11 +309,7 @@ impl Simplex {
     /// Runs the simplex from the current basis (phase 1 first if needed) until optimal
     /// for the columns present, or until `max_iter` more iterations or `deadline`.
     pub fn solve(&mut self, max_iter: usize, deadline: Instant) -> Outcome {
-        let outcome = self.run(max_iter, deadline);
-        // The refactorisation's scratch lives for one solve only (between solves the
-        // caller prices with P-sized vectors).
-        self.spare = Mat::zeros(0, 0);
-        outcome
+        self.run(max_iter, deadline)
     }
 
     fn run(&mut self, max_iter: usize, deadline: Instant) -> Outcome {

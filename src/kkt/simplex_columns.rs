@@ -9,7 +9,7 @@
 use faer::linalg::matmul::matmul;
 use faer::{Accum, MatMut, MatRef, Par};
 
-use super::{Col, Simplex};
+use super::{Col, Simplex, CHUNK};
 
 /// `Σ a_i b_i` with eight partial sums, so that the compiler can vectorise it (a
 /// single running sum is one dependent add per entry); the order is fixed, so the
@@ -33,7 +33,8 @@ pub(super) fn dot(a: &[f64], b: &[f64]) -> f64 {
 impl Simplex {
     /// Stored vector s.
     fn vector(&self, s: usize) -> &[f64] {
-        &self.a[s * self.m..(s + 1) * self.m]
+        let i = s % CHUNK;
+        &self.a[s / CHUNK][i * self.m..(i + 1) * self.m]
     }
 
     /// The mirror's dot product from its stored vector's d: −d + 2 a_r v_r.
@@ -87,17 +88,19 @@ impl Simplex {
     /// unit columns' derived.
     pub(super) fn dots_into(&mut self, v: &[f64], need: impl Fn(&Simplex, usize) -> bool) {
         let m = self.m;
-        let nstored = self.a.len().checked_div(m).unwrap_or(0);
         let mut stored = std::mem::take(&mut self.stored_dots);
-        stored.resize(nstored, 0.0);
-        matmul(
-            MatMut::from_column_major_slice_mut(&mut stored, nstored, 1),
-            Accum::Replace,
-            MatRef::from_column_major_slice(&self.a, m, nstored).transpose(),
-            MatRef::from_column_major_slice(v, m, 1),
-            1.0,
-            Par::Seq,
-        );
+        stored.resize(self.nstored, 0.0);
+        for (chunk, out) in self.a.iter().zip(stored.chunks_mut(CHUNK)) {
+            let len = out.len();
+            matmul(
+                MatMut::from_column_major_slice_mut(out, len, 1),
+                Accum::Replace,
+                MatRef::from_column_major_slice(chunk, m, len).transpose(),
+                MatRef::from_column_major_slice(v, m, 1),
+                1.0,
+                Par::Seq,
+            );
+        }
         let mut dots = std::mem::take(&mut self.dots);
         dots.resize(self.ncols(), 0.0);
         for (j, out) in dots.iter_mut().enumerate() {
