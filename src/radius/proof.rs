@@ -115,12 +115,14 @@ pub struct VerifySummary {
     pub exact: usize,
     /// Leaves checked.
     pub leaves: usize,
+    /// Ball certificates checked.
+    pub balls: usize,
 }
 
 impl VerifySummary {
     /// One line for humans.
     pub fn summary(&self) -> String {
-        format!("radius proof holds: {} samples ({} exact), {} leaves re-checked\n", self.samples, self.exact, self.leaves)
+        format!("radius proof holds: {} samples ({} exact), {} leaves and {} ball certificates re-checked\n", self.samples, self.exact, self.leaves, self.balls)
     }
 }
 
@@ -134,7 +136,7 @@ pub fn verify_radius(net: &Net, data: &Dataset, report: &[ReportedSample], proof
     if net.check_data(data).is_err() {
         return Err(fail(0, None, "the network and the data disagree in dimension".into()));
     }
-    let mut summary = VerifySummary { samples: 0, exact: 0, leaves: 0 };
+    let mut summary = VerifySummary { samples: 0, exact: 0, leaves: 0, balls: 0 };
     for r in report {
         let i = r.index;
         if i >= data.m() {
@@ -168,6 +170,7 @@ pub fn verify_radius(net: &Net, data: &Dataset, report: &[ReportedSample], proof
                 if let Some(ball) = &p.ball {
                     check_ball(&sample, ball).map_err(|e| fail(i, None, format!("ball certificate: {e}")))?;
                     min_bound = min_bound.max(ball.radius);
+                    summary.balls += 1;
                 }
                 if !(lower <= min_bound) {
                     return Err(fail(i, None, format!("reported lower bound {lower:e} exceeds the smallest leaf bound {min_bound:e} (and the ball's radius)")));
