@@ -58,7 +58,7 @@ fn solve_at<'a>(
     memory::check(&what, memory::estimate(s.norm, s.lp_method, sizes), s.max_memory)?;
     let mut generation = None;
     let (mut z, mut solver, state) = match (s.norm, s.lp_method) {
-        (Norm::L2, _) => l2::solve(&p, hat, s, warm)?,
+        (Norm::L2, _) => l2::solve(&mut p, hat, s, warm)?,
         (_, LpMethod::Explicit) => {
             let (z, status) = lp::solve(&p, hat, s.norm, s.time_limit)
                 .map_err(|e| KktError::Solver { solver: "microlp", reason: e.to_string() })?;
@@ -66,7 +66,7 @@ fn solve_at<'a>(
             (z, SolverInfo { method: SolverMethod::Microlp, status, iterations: 0, seconds: 0.0 }, st)
         }
         (norm, LpMethod::Generation) => {
-            let (mut z0, _, st) = l2::solve(&p, hat, s, warm)?;
+            let (mut z0, _, st) = l2::solve(&mut p, hat, s, warm)?;
             p.project(&mut z0);
             p.release_l2_data();
             memory::return_freed();

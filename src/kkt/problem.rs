@@ -63,7 +63,9 @@ pub(crate) struct Problem<'a> {
     /// `x_a·x_b + [bias]`, ns×ns; empty (0×0) when there are no ambiguous pairs (then
     /// only K needs it, and K is built).
     pub xg: DMatrix<f64>,
-    /// Gram block of the λ columns, ns×ns.
+    /// Gram block of the λ columns, ns×ns, in the lower triangle (diagonal included);
+    /// the NNLS keeps its free block's factor in the strict upper one
+    /// ([`super::nnls_gram`]).
     pub kmat: DMatrix<f64>,
     /// Width.
     pub k: usize,
@@ -222,7 +224,7 @@ impl<'a> Problem<'a> {
     pub fn gram(&self, p: usize, q: usize) -> f64 {
         let ns = self.ns();
         match (p < ns, q < ns) {
-            (true, true) => self.kmat[(p, q)],
+            (true, true) => self.kmat[(p.max(q), p.min(q))],
             (true, false) => self.lambda_mu(p, self.amb[q - ns]),
             (false, true) => self.lambda_mu(q, self.amb[p - ns]),
             (false, false) => {
