@@ -41,21 +41,30 @@ fn solve_at<'a>(
     carry: Option<(&Problem<'_>, &[f64])>,
 ) -> Result<Solved<'a>, KktError> {
     let start = Instant::now();
+    let sizes = Sizes {
+        ns: support.len(),
+        k: hat.width(),
+        d: hat.dim(),
+        params: hat.param_count(),
+        amb: 0,
+        copy: support.len() != data.m(),
+    };
     let pattern_bytes = memory::estimate(
         s.norm,
         s.lp_method,
-        Sizes { ns: support.len(), k: hat.width(), d: hat.dim(), params: hat.param_count(), amb: 0 },
+        Sizes { amb: 0, ..sizes },
     );
     memory::check("KKT problem", pattern_bytes, s.max_memory)?;
-    let mut p = Problem::new(*hat, data, support, tau);
+    let mut p = Problem::build(*hat, data, support, tau, |amb| {
+        if amb > s.max_ambiguous {
+            return Err(KktError::TooManyAmbiguous { pairs: amb, tau, limit: s.max_ambiguous });
+        }
+        let sizes = Sizes { amb, ..sizes };
+        let what = format!("{} solve at tau = {tau:e} ({amb} ambiguous pairs)", s.norm.name());
+        memory::check(&what, memory::estimate(s.norm, s.lp_method, sizes), s.max_memory)
+    })?;
     // Building K freed the pattern's pre-activations and products of ns×ns and ns×k.
     memory::return_freed();
-    if p.amb.len() > s.max_ambiguous {
-        return Err(KktError::TooManyAmbiguous { pairs: p.amb.len(), tau, limit: s.max_ambiguous });
-    }
-    let sizes = Sizes { ns: p.ns(), k: p.k, d: hat.dim(), params: hat.param_count(), amb: p.amb.len() };
-    let what = format!("{} solve at tau = {tau:e} ({} ambiguous pairs)", s.norm.name(), p.amb.len());
-    memory::check(&what, memory::estimate(s.norm, s.lp_method, sizes), s.max_memory)?;
     let mut generation = None;
     let (mut z, mut solver, state) = match (s.norm, s.lp_method) {
         (Norm::L2, _) => l2::solve(&mut p, hat, s, warm)?,

@@ -285,6 +285,7 @@ pub(crate) fn solve(p: &Problem, hat: &Theta, norm: Norm, starts: &[Vec<f64>], m
         unit[a] = 0.0;
         unit[p.ns() + t] = 0.0;
     }
+    let cap = super::memory::working_set_cap(n, norm);
     let mut in_w = BitSet::new(nparams);
     let mut wsize = 0;
     for i in seed_rows {
@@ -350,6 +351,11 @@ pub(crate) fn solve(p: &Problem, hat: &Theta, norm: Norm, starts: &[Vec<f64>], m
         }
         if viol.is_empty() {
             break not_closed(format!("the master is not accurate enough to close the gap {final_gap:e}"));
+        }
+        // The working set stays within the rows the memory estimate counted.
+        viol.truncate(cap.saturating_sub(wsize));
+        if viol.is_empty() {
+            break not_closed(format!("the working set reached the memory estimate's {cap} rows (gap {final_gap:e})"));
         }
         for i in viol {
             in_w.insert(i);

@@ -73,7 +73,21 @@ pub(crate) struct Problem<'a> {
 
 impl<'a> Problem<'a> {
     /// Builds the problem for the normalised network `hat` on `data`, support `support`.
+    #[cfg(test)]
     pub fn new(hat: Theta<'a>, data: &'a Dataset, support: &[usize], tau: f64) -> Problem<'a> {
+        Self::build(hat, data, support, tau, |_| Ok(())).expect("no check")
+    }
+
+    /// Builds the problem, calling `check` with the number of ambiguous pairs once the
+    /// pattern is known and before K and (with pairs) the pre-activations and x-Gram
+    /// are allocated: the memory estimate with the pairs counted refuses there.
+    pub fn build(
+        hat: Theta<'a>,
+        data: &'a Dataset,
+        support: &[usize],
+        tau: f64,
+        check: impl FnOnce(usize) -> Result<(), super::KktError>,
+    ) -> Result<Problem<'a>, super::KktError> {
         let ns = support.len();
         let k = hat.width();
         let everyone = ns == data.m() && support.iter().enumerate().all(|(i, &s)| i == s);
@@ -92,6 +106,7 @@ impl<'a> Problem<'a> {
             .filter(|&(a, j)| pattern[a * k + j] == Activation::Ambiguous)
             .collect();
         drop(pattern);
+        check(amb.len())?;
         // The pattern's pre-activations are freed: hand them back before K is built.
         super::memory::return_freed();
         // Without ambiguous pairs only K needs u (through σ) and the x-Gram: neither is
@@ -115,7 +130,7 @@ impl<'a> Problem<'a> {
             k,
         };
         p.build_k(!lean);
-        p
+        Ok(p)
     }
 
     /// K_ab = y_a y_b [ (O Oᵀ)_ab · xg_ab + (Σ Σᵀ)_ab ] with O_aj = on_aj · v_j and
