@@ -33,9 +33,6 @@ use nalgebra::{DMatrix, DVector};
 use super::bitset::BitSet;
 use super::problem::{blocks, Problem};
 use super::simplex::{Outcome, Simplex};
-
-#[path = "lpgen_oracle.rs"]
-mod oracle;
 use super::{Norm, SolveStatus};
 use super::theta::Theta;
 
@@ -61,8 +58,6 @@ pub(crate) struct Rows<'a> {
     p: &'a Problem<'a>,
     d: usize,
     amb_by_neuron: Vec<Vec<usize>>,
-    /// The equation of t in the simplex's columns (L∞), whose entry is 1.
-    t_row: Option<usize>,
 }
 
 impl<'a> Rows<'a> {
@@ -72,7 +67,7 @@ impl<'a> Rows<'a> {
         for (t, &(_, j)) in p.amb.iter().enumerate() {
             amb_by_neuron[j].push(t);
         }
-        Rows { p, d, amb_by_neuron, t_row: None }
+        Rows { p, d, amb_by_neuron }
     }
 
     /// Row `idx` of A as (variable, coefficient): r_idx = θ̂_idx − Σ coef·z_var.
@@ -180,8 +175,8 @@ fn best_k(scored: impl Iterator<Item = (usize, f64)>, k: usize) -> Vec<usize> {
 
 /// The dual simplex problem and the bookkeeping of the rows that are its columns.
 struct Master<'a> {
-    rows: &'a Rows<'a>,
-    lp: Simplex<'a>,
+    rows: Rows<'a>,
+    lp: Simplex,
     linf: bool,
     /// Number of primal variables z.
     n: usize,
@@ -202,21 +197,11 @@ impl Master<'_> {
             self.col[v] = c;
         }
         let c = self.cs * theta;
-        // Weight and bias rows are recomputed by the oracle (`self.rows`), not stored.
-        let external = self.rows.is_weight_row(idx);
         if self.linf {
             self.col[self.n] = 1.0;
-            if external {
-                self.lp.add_external_pair(idx, &self.col, self.n, (c, -c), 0.0, f64::INFINITY, 0.0);
-            } else {
-                self.lp.add_mirrored_pair(&self.col, self.n, (c, -c), 0.0, f64::INFINITY, 0.0);
-            }
+            self.lp.add_mirrored_pair(&self.col, self.n, (c, -c), 0.0, f64::INFINITY, 0.0);
         } else {
-            if external {
-                self.lp.add_external_column(idx, &self.col, c, -1.0, 1.0, s);
-            } else {
-                self.lp.add_column(&self.col, c, -1.0, 1.0, s);
-            }
+            self.lp.add_column(&self.col, c, -1.0, 1.0, s);
             self.constant -= c * s;
         }
     }
@@ -273,9 +258,7 @@ pub(crate) fn solve(p: &Problem, hat: &Theta, norm: Norm, starts: &[Vec<f64>], m
     let negative: Vec<bool> = if linf { Vec::new() } else { r0.iter().map(|&r| r < 0.0).collect() };
     drop(r0);
     let sign_of = |i: usize| if negative.get(i).copied().unwrap_or(false) { -1.0 } else { 1.0 };
-    let mut rows = Rows::new(p, hat.dim());
-    rows.t_row = linf.then_some(n);
-    let rows = &rows;
+    let rows = Rows::new(p, hat.dim());
     let neq = n + usize::from(linf);
     let (rhs, constant) = if linf {
         let mut e = vec![0.0; neq];
@@ -287,7 +270,7 @@ pub(crate) fn solve(p: &Problem, hat: &Theta, norm: Norm, starts: &[Vec<f64>], m
         hat.for_each_param(|i, t| dot += s[i] * t);
         (rows.transpose_times(&s).iter().map(|v| -v).collect(), cs * dot)
     };
-    let mut m = Master { rows, lp: Simplex::with_oracle(rhs, Some(rows)), linf, n, cs, constant, buf: Vec::new(), col: vec![0.0; neq] };
+    let mut m = Master { rows, lp: Simplex::new(rhs), linf, n, cs, constant, buf: Vec::new(), col: vec![0.0; neq] };
     // The dual columns of z ≥ 0 (and t ≥ 0) and of μ_t ≤ λ_a.
     let mut unit = vec![0.0; neq];
     for i in 0..neq {

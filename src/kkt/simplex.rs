@@ -37,8 +37,7 @@ use nalgebra::DVector;
 mod basis;
 #[path = "simplex_columns.rs"]
 mod columns;
-pub(crate) use columns::{dot, Oracle};
-use columns::Held;
+pub(crate) use columns::dot;
 #[path = "simplex_devex.rs"]
 mod devex;
 #[path = "simplex_perturb.rs"]
@@ -85,21 +84,14 @@ enum Col {
 }
 
 /// The LP and its current basis.
-pub(crate) struct Simplex<'o> {
+pub(crate) struct Simplex {
     m: usize,
-    /// Dense stored column vectors in chunks of [`CHUNK`], each chunk column-major:
-    /// dense vector s is `a[s / CHUNK][(s % CHUNK)·m..]`. Chunks of fixed capacity, so that a growing
+    /// Stored column vectors in chunks of [`CHUNK`], each chunk column-major: vector s
+    /// is `a[s / CHUNK][(s % CHUNK)·m..]`. Chunks of fixed capacity, so that a growing
     /// working set never reallocates (and copies) all the stored vectors at once.
     a: Vec<Vec<f64>>,
-    /// Number of stored vectors (dense or external).
+    /// Number of stored vectors.
     nstored: usize,
-    /// How each stored vector is held.
-    held: Vec<Held>,
-    /// The source of the external vectors, and their ids and stored indices.
-    oracle: Option<&'o dyn Oracle>,
-    ext: Vec<(usize, usize)>,
-    /// Number of dense stored vectors.
-    ndense: usize,
     /// What each column is.
     kind: Vec<Col>,
     /// The equation a mirror keeps (usize::MAX while no mirror exists).
@@ -132,25 +124,15 @@ pub(crate) struct Simplex<'o> {
     stored_dots: Vec<f64>,
 }
 
-impl<'o> Simplex<'o> {
+impl Simplex {
     /// An LP with `rhs.len()` equations and no columns; `rhs` is b minus the
     /// contribution of every column that will be added later, at its initial value.
-    #[cfg(test)]
-    pub fn new(rhs: Vec<f64>) -> Simplex<'static> {
-        Simplex::with_oracle(rhs, None)
-    }
-
-    /// [`Simplex::new`] with a source of external columns ([`Simplex::add_external_pair`]).
-    pub fn with_oracle(rhs: Vec<f64>, oracle: Option<&'o dyn Oracle>) -> Simplex<'o> {
+    pub fn new(rhs: Vec<f64>) -> Simplex {
         let m = rhs.len();
         Simplex {
             m,
             a: Vec::new(),
             nstored: 0,
-            held: Vec::new(),
-            oracle,
-            ext: Vec::new(),
-            ndense: 0,
             kind: Vec::new(),
             mirror_row: usize::MAX,
             cost: Vec::new(),
@@ -188,7 +170,7 @@ impl<'o> Simplex<'o> {
     /// bounds scaled inversely), which leaves the multipliers π unchanged and makes
     /// the pricing rules compare edges on one scale.
     pub fn add_column(&mut self, col: &[f64], cost: f64, lo: f64, hi: f64, value: f64) -> usize {
-        let (kind, sc) = self.store(col, value, None);
+        let (kind, sc) = self.store(col, value);
         self.push_scaled(kind, cost, lo, hi, value, sc)
     }
 
@@ -198,27 +180,9 @@ impl<'o> Simplex<'o> {
     /// costs one dot product for the two. Every mirror of one LP keeps the same `row`.
     /// Returns the index of `col`; its mirror is the next one.
     pub fn add_mirrored_pair(&mut self, col: &[f64], row: usize, costs: (f64, f64), lo: f64, hi: f64, value: f64) -> usize {
-        self.add_pair(col, None, row, costs, lo, hi, value)
-    }
-
-    /// [`Simplex::add_mirrored_pair`] for the oracle's column `id` (equal to `col`):
-    /// nothing of it is stored, its entries and products come from the oracle.
-    #[allow(clippy::too_many_arguments)]
-    pub fn add_external_pair(&mut self, id: usize, col: &[f64], row: usize, costs: (f64, f64), lo: f64, hi: f64, value: f64) -> usize {
-        self.add_pair(col, Some(id), row, costs, lo, hi, value)
-    }
-
-    /// [`Simplex::add_column`] for the oracle's column `id` (equal to `col`).
-    pub fn add_external_column(&mut self, id: usize, col: &[f64], cost: f64, lo: f64, hi: f64, value: f64) -> usize {
-        let (kind, sc) = self.store(col, value, Some(id));
-        self.push_scaled(kind, cost, lo, hi, value, sc)
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn add_pair(&mut self, col: &[f64], id: Option<usize>, row: usize, costs: (f64, f64), lo: f64, hi: f64, value: f64) -> usize {
         assert!(self.mirror_row == usize::MAX || self.mirror_row == row, "one mirror row per LP");
         self.mirror_row = row;
-        let (kind, sc) = self.store(col, value, id);
+        let (kind, sc) = self.store(col, value);
         for (r, (i, &c)) in self.rhs.iter_mut().zip(col.iter().enumerate()) {
             *r += if i == row { value * c } else { -value * c };
         }
@@ -232,9 +196,9 @@ impl<'o> Simplex<'o> {
     }
 
     /// Stores `col` scaled to unit norm (a column with one nonzero as a unit column,
-    /// not stored; with an oracle `id`, only its id and scale), moving its contribution
-    /// at `value` out of the right-hand side; returns how it is held and the scale.
-    fn store(&mut self, col: &[f64], value: f64, id: Option<usize>) -> (Col, f64) {
+    /// not stored), moving its contribution at `value` out of the right-hand side;
+    /// returns how it is held and the scale.
+    fn store(&mut self, col: &[f64], value: f64) -> (Col, f64) {
         debug_assert_eq!(col.len(), self.m);
         for (r, &c) in self.rhs.iter_mut().zip(col) {
             *r += value * c;
@@ -247,19 +211,11 @@ impl<'o> Simplex<'o> {
         }
         let norm = col.iter().map(|c| c * c).sum::<f64>().sqrt();
         let sc = if norm > 0.0 && norm.is_finite() { norm } else { 1.0 };
-        if let (Some(id), Some(_)) = (id, self.oracle) {
-            self.ext.push((id, self.nstored));
-            self.held.push(Held::External(id, sc));
-        } else {
-            let dense = self.ndense;
-            self.ndense += 1;
-            if dense % CHUNK == 0 {
-                self.a.push(Vec::with_capacity(CHUNK * self.m));
-            }
-            if let Some(chunk) = self.a.last_mut() {
-                chunk.extend(col.iter().map(|c| c / sc));
-            }
-            self.held.push(Held::Dense(dense));
+        if self.nstored % CHUNK == 0 {
+            self.a.push(Vec::with_capacity(CHUNK * self.m));
+        }
+        if let Some(chunk) = self.a.last_mut() {
+            chunk.extend(col.iter().map(|c| c / sc));
         }
         self.nstored += 1;
         (Col::Stored(self.nstored - 1), sc)

@@ -108,7 +108,7 @@ fn apply(op: MatRef<'_, f64>, v: &[f64]) -> Vec<f64> {
     out
 }
 
-impl Simplex<'_> {
+impl Simplex {
     /// B⁻¹ v.
     pub(super) fn solve_b(&self, v: &[f64]) -> Vec<f64> {
         apply(self.binv.as_ref(), v)

@@ -9,7 +9,7 @@ use nalgebra::DVector;
 
 use super::{Simplex, DTOL};
 
-impl Simplex<'_> {
+impl Simplex {
     /// Recomputes every reduced cost from π (weights reset to 1 for new columns).
     pub(super) fn devex_reset(&mut self) {
         let pi = self.duals_fast();

@@ -18,7 +18,7 @@ use super::{Outcome, Simplex, DTOL, PTOL};
 /// Relative size of the bound shifts (in the unit-norm column scaling).
 const PERTURB: f64 = 1e-7;
 
-impl Simplex<'_> {
+impl Simplex {
     /// Moves the bounds of the basic (non-artificial) variables outward by
     /// PERTURB·(1 + |bound|)·u with u pseudo-random in [1, 2), saving the originals.
     pub(super) fn perturb(&mut self) {

@@ -6,7 +6,7 @@ use nalgebra::DVector;
 
 use super::{Simplex, DTOL, PIVOT_REL, PTOL};
 
-impl Simplex<'_> {
+impl Simplex {
     /// Entering column and its reduced cost after a run of degenerate devex pivots:
     /// Dantzig's largest |d_j| over a short segment of 64 columns starting at a
     /// pseudo-random position (against cycling); the first segment with an eligible
