@@ -108,3 +108,18 @@ fn estimate_bounds_the_allocated_peak_within_a_small_factor() {
     }
     assert!(bad.is_empty(), "estimates below the peak or over 6× it: {bad:#?}");
 }
+
+/// The same at the paper's scale, L∞ at m = k = d = 1000 (about 20 s in release mode:
+/// `cargo test --release --test kkt_memory -- --ignored`).
+#[test]
+#[ignore]
+fn estimate_bounds_the_peak_at_paper_scale() {
+    let (net, data) = instance::instance(1000, 1000, 1000, 2022);
+    let s = KktSettings { norm: Norm::Linf, support: Support::All, tau_ladder: vec![], ..KktSettings::default() };
+    // One small solve first, so that this thread's faer packing buffer is reserved.
+    let (small_net, small_data) = instance::instance(40, 60, 30, 2022);
+    measure(&small_net, &small_data, &s);
+    let (peak, needed) = measure(&net, &data, &s);
+    eprintln!("(1000, 1000, 1000) linf: peak {peak} B, estimate {needed} B, ratio {:.2}", needed as f64 / peak as f64);
+    assert!(needed >= peak as u64 && needed as f64 <= 6.0 * peak as f64, "estimate {needed} B, peak {peak} B");
+}
