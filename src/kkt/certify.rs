@@ -83,7 +83,8 @@ fn solve_at<'a>(
             if let Some((prev, z)) = carry {
                 starts.push(p.carry(prev, z));
             }
-            let g = lpgen::solve(&p, hat, norm, &starts, s.lp_max_rounds, s.time_limit);
+            let rows = memory::working_set_cap(p.nvars(), norm);
+            let g = lpgen::solve(&p, hat, norm, &starts, (s.lp_max_rounds, rows), s.time_limit);
             // The simplex (its basis inverse and stored rows) is freed: hand it back
             // before the final residual is formed.
             memory::return_freed();

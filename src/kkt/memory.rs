@@ -31,7 +31,8 @@ fn mul(a: usize, b: usize) -> u128 {
 /// Rows the LP generation may hold in its working set (the simplex stores one vector of
 /// n + 1 entries per row): the loop stops, reporting ε as an upper bound, rather than
 /// grow beyond it, so that [`estimate`] bounds what it allocates. L1 takes batches of
-/// n + 2 rows and needed 1 747 rows at n = 95 (BENCHMARKS.md), L∞ 852 at n = 1 000.
+/// n + 2 rows and needed 1 747 rows on the trained (100, 1000, 100) net (BENCHMARKS.md),
+/// L∞ 852 at n = 1 000.
 pub(crate) fn working_set_cap(n: usize, norm: Norm) -> usize {
     let per = if norm == Norm::L1 { 24 } else { 4 };
     per * (n + 1) + 256
