@@ -41,24 +41,33 @@ fn solve_at<'a>(
     carry: Option<(&Problem<'_>, &[f64])>,
 ) -> Result<Solved<'a>, KktError> {
     let start = Instant::now();
+    let sizes = Sizes {
+        ns: support.len(),
+        k: hat.width(),
+        d: hat.dim(),
+        params: hat.param_count(),
+        amb: 0,
+        copy: support.len() != data.m(),
+    };
     let pattern_bytes = memory::estimate(
         s.norm,
         s.lp_method,
-        Sizes { ns: support.len(), k: hat.width(), d: hat.dim(), params: hat.param_count(), amb: 0 },
+        Sizes { amb: 0, ..sizes },
     );
     memory::check("KKT problem", pattern_bytes, s.max_memory)?;
-    let mut p = Problem::new(*hat, data, support, tau);
+    let mut p = Problem::build(*hat, data, support, tau, |amb| {
+        if amb > s.max_ambiguous {
+            return Err(KktError::TooManyAmbiguous { pairs: amb, tau, limit: s.max_ambiguous });
+        }
+        let sizes = Sizes { amb, ..sizes };
+        let what = format!("{} solve at tau = {tau:e} ({amb} ambiguous pairs)", s.norm.name());
+        memory::check(&what, memory::estimate(s.norm, s.lp_method, sizes), s.max_memory)
+    })?;
     // Building K freed the pattern's pre-activations and products of ns×ns and ns×k.
     memory::return_freed();
-    if p.amb.len() > s.max_ambiguous {
-        return Err(KktError::TooManyAmbiguous { pairs: p.amb.len(), tau, limit: s.max_ambiguous });
-    }
-    let sizes = Sizes { ns: p.ns(), k: p.k, d: hat.dim(), params: hat.param_count(), amb: p.amb.len() };
-    let what = format!("{} solve at tau = {tau:e} ({} ambiguous pairs)", s.norm.name(), p.amb.len());
-    memory::check(&what, memory::estimate(s.norm, s.lp_method, sizes), s.max_memory)?;
     let mut generation = None;
     let (mut z, mut solver, state) = match (s.norm, s.lp_method) {
-        (Norm::L2, _) => l2::solve(&p, hat, s, warm)?,
+        (Norm::L2, _) => l2::solve(&mut p, hat, s, warm)?,
         (_, LpMethod::Explicit) => {
             let (z, status) = lp::solve(&p, hat, s.norm, s.time_limit)
                 .map_err(|e| KktError::Solver { solver: "microlp", reason: e.to_string() })?;
@@ -66,7 +75,7 @@ fn solve_at<'a>(
             (z, SolverInfo { method: SolverMethod::Microlp, status, iterations: 0, seconds: 0.0 }, st)
         }
         (norm, LpMethod::Generation) => {
-            let (mut z0, _, st) = l2::solve(&p, hat, s, warm)?;
+            let (mut z0, _, st) = l2::solve(&mut p, hat, s, warm)?;
             p.project(&mut z0);
             p.release_l2_data();
             memory::return_freed();
@@ -74,7 +83,8 @@ fn solve_at<'a>(
             if let Some((prev, z)) = carry {
                 starts.push(p.carry(prev, z));
             }
-            let g = lpgen::solve(&p, hat, norm, &starts, s.lp_max_rounds, s.time_limit);
+            let rows = memory::working_set_cap(p.nvars(), norm);
+            let g = lpgen::solve(&p, hat, norm, &starts, (s.lp_max_rounds, rows), s.time_limit);
             // The simplex (its basis inverse and stored rows) is freed: hand it back
             // before the final residual is formed.
             memory::return_freed();

@@ -8,6 +8,7 @@ use clarabel::solver::SolverStatus;
 
 use super::coupled::{self, CoupledOutcome, CoupledState};
 use super::nnls::{self, NnlsOutcome};
+use super::nnls_gram::LowerGram;
 use super::problem::Problem;
 use super::qp;
 use super::{KktError, KktSettings, L2Solver, SolveStatus, SolverInfo, SolverMethod};
@@ -59,33 +60,38 @@ fn run_clarabel(p: &Problem, c: &[f64], s: &KktSettings) -> Result<(Vec<f64>, So
 /// (its Gram matrix is dense).
 const CLARABEL_FALLBACK_VARS: usize = 3000;
 
+/// The coupled solver's partition of an admissible copy of z.
+fn state_of(p: &Problem, z: &[f64]) -> CoupledState {
+    let mut zp = z.to_vec();
+    p.project(&mut zp);
+    CoupledState::from_point(p, &zp)
+}
+
 /// Solves the L2 problem; returns z (not yet projected), the solver's information and
-/// the partition that warm-starts the next τ of a ladder.
+/// the partition that warm-starts the next τ of a ladder. Without ambiguous pairs the
+/// NNLS factorises its free blocks in K's upper triangle ([`Problem::gram`] reads the
+/// lower one), hence `&mut`.
 pub(crate) fn solve(
-    p: &Problem,
+    p: &mut Problem,
     hat: &Theta,
     s: &KktSettings,
     warm: Option<&CoupledState>,
 ) -> Result<(Vec<f64>, SolverInfo, CoupledState), KktError> {
     let c = p.linear_term();
     let n = p.nvars();
-    let state_of = |z: &[f64]| {
-        let mut zp = z.to_vec();
-        p.project(&mut zp);
-        CoupledState::from_point(p, &zp)
-    };
     if s.l2_solver == L2Solver::Clarabel {
         let (z, info) = run_clarabel(p, &c, s)?;
-        let st = state_of(&z);
+        let st = state_of(p, &z);
         return Ok((z, info, st));
     }
     let (z, info) = if p.amb.is_empty() {
-        let mut r = nnls::solve(n, |a, b| p.gram(a, b), &c, s.nnls_max_iter);
+        let mut g = LowerGram::new(&mut p.kmat);
+        let mut r = nnls::solve(n, &mut g, &c, s.nnls_max_iter);
         let mut method = SolverMethod::BlockPivotingNnls;
         if r.outcome != NnlsOutcome::Converged {
             // Block pivoting can cycle, or meet a singular free block, on a singular Gram
             // matrix: fall back to Lawson–Hanson, keep the better of the two points.
-            let lh = nnls::solve_lawson_hanson(n, |a, b| p.gram(a, b), &c, 3 * n + 100);
+            let lh = nnls::solve_lawson_hanson(n, &mut g, &c, 3 * n + 100);
             if lh.outcome == NnlsOutcome::Converged || p.residual(hat, &lh.z).norm() < p.residual(hat, &r.z).norm() {
                 r = nnls::NnlsResult { iterations: r.iterations + lh.iterations, ..lh };
                 method = SolverMethod::LawsonHansonNnls;
@@ -109,7 +115,7 @@ pub(crate) fn solve(
         };
         let info = SolverInfo { method: SolverMethod::CoupledActiveSet, status, iterations: r.iterations, seconds: 0.0 };
         return fallback(p, hat, s, &c, r.z, info, SolverMethod::CoupledActiveSetClarabel).map(|(z, i)| {
-            let st = if i.method == SolverMethod::CoupledActiveSet { r.state } else { state_of(&z) };
+            let st = if i.method == SolverMethod::CoupledActiveSet { r.state } else { state_of(p, &z) };
             (z, i, st)
         });
     };
@@ -118,7 +124,7 @@ pub(crate) fn solve(
         _ => SolverMethod::BlockPivotingNnlsClarabel,
     };
     let (z, info) = fallback(p, hat, s, &c, z, info, combined)?;
-    let st = state_of(&z);
+    let st = state_of(p, &z);
     Ok((z, info, st))
 }
 

@@ -216,7 +216,16 @@ impl Master<'_> {
 /// points `starts` (the L2 point, and along the τ-ladder the last τ's answer carried
 /// over, so that ε never increases along the ladder),
 /// within `max_rounds` master solves and `time_limit` seconds in all.
-pub(crate) fn solve(p: &Problem, hat: &Theta, norm: Norm, starts: &[Vec<f64>], max_rounds: usize, time_limit: f64) -> GenOutcome {
+/// The working set holds at most `max_rows` rows (the memory estimate's cap, at least
+/// the seed): a loop that would grow beyond it stops, with ε an upper bound.
+pub(crate) fn solve(
+    p: &Problem,
+    hat: &Theta,
+    norm: Norm,
+    starts: &[Vec<f64>],
+    (max_rounds, max_rows): (usize, usize),
+    time_limit: f64,
+) -> GenOutcome {
     let deadline = Instant::now() + Duration::from_secs_f64(time_limit.clamp(0.0, 1e9));
     // θ̂ is read entry by entry from the net (no P-vector copy).
     let theta = |i: usize| hat.param(i);
@@ -285,6 +294,7 @@ pub(crate) fn solve(p: &Problem, hat: &Theta, norm: Norm, starts: &[Vec<f64>], m
         unit[a] = 0.0;
         unit[p.ns() + t] = 0.0;
     }
+    let cap = max_rows;
     let mut in_w = BitSet::new(nparams);
     let mut wsize = 0;
     for i in seed_rows {
@@ -351,6 +361,11 @@ pub(crate) fn solve(p: &Problem, hat: &Theta, norm: Norm, starts: &[Vec<f64>], m
         if viol.is_empty() {
             break not_closed(format!("the master is not accurate enough to close the gap {final_gap:e}"));
         }
+        // The working set stays within the rows the memory estimate counted.
+        viol.truncate(cap.saturating_sub(wsize));
+        if viol.is_empty() {
+            break not_closed(format!("the working set reached the memory estimate's {cap} rows (gap {final_gap:e})"));
+        }
         for i in viol {
             in_w.insert(i);
             wsize += 1;
@@ -359,4 +374,38 @@ pub(crate) fn solve(p: &Problem, hat: &Theta, norm: Norm, starts: &[Vec<f64>], m
     };
     let (z, _) = best;
     GenOutcome { z, status, rounds, pivots: m.lp.iterations, working_set: wsize, final_gap }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::Rng;
+    use crate::kkt::problem::tests::{random_data, random_net};
+
+    /// A working set capped below what the loop needs ends it honestly: not optimal, the
+    /// reason naming the cap, no more rows than allowed, and ε (the residual of the z
+    /// returned, recomputed here) an upper bound on the uncapped optimum.
+    #[test]
+    fn the_working_set_cap_ends_the_loop_with_an_upper_bound() {
+        let mut rng = Rng::seed_from_u64(91);
+        let (m, k, d) = (30, 40, 6);
+        let data = random_data(&mut rng, m, d, 3);
+        let net = random_net(&mut rng, k, d, true);
+        let hat = Theta::new(&net, 1.0);
+        let support: Vec<usize> = (0..m).collect();
+        let p = Problem::new(hat, &data, &support, 1e-9);
+        let starts = vec![vec![0.0; p.nvars()]];
+        let full = solve(&p, &hat, Norm::Linf, &starts, (200, usize::MAX), 60.0);
+        assert_eq!(full.status, SolveStatus::Optimal);
+        let seed = 64;
+        assert!(full.working_set > seed, "the test wants rows beyond the seed: {}", full.working_set);
+        let capped = solve(&p, &hat, Norm::Linf, &starts, (200, seed), 60.0);
+        match &capped.status {
+            SolveStatus::NotOptimal { reason } => assert!(reason.contains("working set"), "{reason}"),
+            other => panic!("a capped loop must not claim {other:?}"),
+        }
+        assert!(capped.working_set <= seed);
+        let eps = |z: &[f64]| Norm::Linf.of(&p.residual(&hat, z));
+        assert!(eps(&capped.z) >= eps(&full.z) * (1.0 - 1e-12));
+    }
 }

@@ -20,40 +20,88 @@ pub(crate) struct Sizes {
     pub params: usize,
     /// Ambiguous pairs.
     pub amb: usize,
+    /// Whether the support's inputs are copied (a proper subset of the samples).
+    pub copy: bool,
 }
 
 fn mul(a: usize, b: usize) -> u128 {
     a as u128 * b as u128
 }
 
-/// Estimated peak bytes of one solve (the problem data, the solver's matrices and the
-/// residual vectors), with overflow-free arithmetic.
+/// Rows the LP generation may hold in its working set (the simplex stores one vector of
+/// n + 1 entries per row): the loop stops, reporting ε as an upper bound, rather than
+/// grow beyond it, so that [`estimate`] bounds what it allocates. L1 takes batches of
+/// n + 2 rows and needed 1 747 rows on the trained (100, 1000, 100) net (BENCHMARKS.md),
+/// L∞ 852 at n = 1 000.
+pub(crate) fn working_set_cap(n: usize, norm: Norm) -> usize {
+    let per = if norm == Norm::L1 { 24 } else { 4 };
+    per * (n + 1) + 256
+}
+
+/// Bytes resident of faer's thread-local matrix-product packing buffers, which faer
+/// reserves once per thread (64 MiB of address space) and touches only as far as a
+/// product needs: packed panels at most 256 deep across an operand of n + 1 columns,
+/// for three threads, and at most 2 MiB each (about 4 MB at n = 1 000, BENCHMARKS.md,
+/// issue 12). Not seen by an allocator after the first call of a thread.
+fn packing(n: usize) -> u128 {
+    3 * (8 * mul(n + 1, 256)).min(2 << 20)
+}
+
+/// Estimated peak bytes of one solve beyond the network and the data (the problem, the
+/// solver's matrices and the residual vectors), with overflow-free arithmetic; an upper
+/// bound on what the solve allocates (tested against a counting allocator in
+/// tests/kkt_memory.rs), by phases: building the problem, the L2 solve (the LP norms'
+/// start), the LP generation (after K is freed) and the final residual.
 pub(crate) fn estimate(norm: Norm, lp: LpMethod, s: Sizes) -> u128 {
-    let Sizes { ns, k, d, params, amb } = s;
+    let Sizes { ns, k, d, params, amb, copy } = s;
     let n = ns + amb;
-    // Problem data: support inputs (twice: the selection and the copy), u, σ, the
-    // pattern and the products that build K, x-Gram, K and the factorisation's copies.
-    let problem = 8 * (2 * mul(ns, d) + 5 * mul(ns, k) + 7 * mul(ns, ns)) + 24 * amb as u128;
-    // Residuals and θ̂ (several P-vectors).
-    let vectors = 8 * 6 * params as u128;
-    let solver = match norm {
-        // The coupled active-set solver: per-neuron factors and W blocks of the free
-        // pairs (at most amb·ns each), the ns×ns Schur complement, its running sum and
-        // four partial sums; with no pairs, the NNLS's free block.
-        Norm::L2 => 8 * (10 * mul(ns, ns) + 2 * mul(amb, ns.min(amb.max(1))) + 4 * n as u128),
+    let (f, p) = (8u128, params as u128);
+    let block = 64usize;
+    // Held throughout: the support's inputs when copied, the pattern bits, labels and
+    // small per-sample and per-neuron vectors; with relaxed pairs also u (ns×k), the
+    // x-Gram (ns²) and the pairs' lists.
+    let inputs = if copy { mul(ns, d) } else { 0 };
+    let mut held = f * (inputs + 8 * (n + k) as u128) + mul(ns, k) / 8 + 1024;
+    if amb > 0 {
+        held += f * (mul(ns, k) + mul(ns, ns)) + 48 * amb as u128;
+    }
+    let gram = f * mul(ns, ns);
+    // Building K: the pattern (one byte per pair, freed after), blocks of 64 neurons or
+    // samples (pre-activations, transposed weights, O, σ, an x-Gram tile) and, for a
+    // proper support, the selected dataset's copy of the inputs.
+    let build = gram + mul(ns, k) + f * (5 * mul(ns.max(d), block) + inputs);
+    // The L2 solve on K: the NNLS's vectors (its free block's factor lives in K); with
+    // pairs the coupled active set (per-neuron factors and W blocks of the free pairs,
+    // the ns×ns Schur complement, its running sum and partial sums).
+    let l2 = gram
+        + if amb == 0 {
+            f * 12 * n as u128
+        } else {
+            f * (10 * mul(ns, ns) + 2 * mul(amb, ns.min(amb.max(1))) + 4 * n as u128)
+        };
+    // A residual P-vector and θ̂ flattened for its norm, with a block of the product.
+    let last = f * (2 * p + 3 * mul(ns.max(d), block)) + f * 4 * n as u128;
+    let solve = match norm {
+        Norm::L2 => l2.max(gram + last),
         Norm::Linf | Norm::L1 => match lp {
-            // The dual simplex: one dense vector of n + 1 entries per row of a working
-            // set of up to a few times n rows (the two L∞ columns of a row share it)
-            // plus the bound columns, the basis inverse and the refactorisation's two
-            // copies; θ̂ and a round's residual, and two flags per parameter.
+            // The dual simplex after K is freed: the basis inverse, one stored vector of
+            // n + 1 entries per working-set row (chunks of 64), a dozen numbers per
+            // column (the rows' two L∞ columns, the bound columns) and the pricing's
+            // blocks; the starts' residual P-vectors (two), the working set's bits and,
+            // for L1, the signs, their product Aᵀs (a k×d copy and an ns×k product).
             LpMethod::Generation => {
-                8 * mul((8 * n + 256) + 3 * n + 2, n + 1) + 24 * mul(n + 1, n + 1) + 18 * params as u128
+                let cap = working_set_cap(n, norm).div_ceil(64) * 64;
+                let cols = (2 * cap + 2 * n + 2) as u128;
+                let simplex = f * (mul(n + 1, n + 1) + mul(cap, n + 1) + 12 * cols);
+                let pricing = f * 4 * mul(ns.max(d), block) + p / 8;
+                let l1 = if norm == Norm::L1 { 2 * f * p + f * mul(ns, k) + p } else { 0 };
+                l2.max(simplex + pricing + 2 * f * p + l1).max(last)
             }
             // The explicit LP: every nonzero of the P×n matrix, twice (both signs).
-            LpMethod::Explicit => 2 * 64 * (mul(ns, k) * (d as u128 + 2) + mul(amb, d + 1)) + 200 * params as u128,
+            LpMethod::Explicit => gram + 2 * 64 * (mul(ns, k) * (d as u128 + 2) + mul(amb, d + 1)) + 200 * p,
         },
     };
-    problem + vectors + solver
+    held + build.max(solve) + packing(n)
 }
 
 /// Refuses an estimate above the budget (`budget`, else [`MemoryBudget::global`]).

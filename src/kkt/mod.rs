@@ -48,6 +48,7 @@ mod lp;
 mod lpgen;
 mod memory;
 mod nnls;
+mod nnls_gram;
 mod problem;
 pub(crate) mod qp;
 mod report;

@@ -1,17 +1,14 @@
-//! Non-negative least squares in Gram form: minimise ½ zᵀ G z − cᵀ z subject to z ≥ 0,
-//! with G given entry by entry (so only the rows and columns of the current free set
-//! are ever formed).
+//! Non-negative least squares in Gram form: minimise ½ zᵀ G z − cᵀ z subject to z ≥ 0.
 //!
 //! Method: block principal pivoting (Kim & Park, "Fast nonnegative matrix
 //! factorization: an active-set-like method and comparisons", SIAM J. Sci. Comput.
 //! 33 (2011)), with Júdice–Pires' backup rule for finite termination. Each iteration
-//! solves `G_FF z_F = c_F` by a Cholesky factorisation (faer); a tiny ridge is added only
+//! solves `G_FF z_F = c_F` by a Cholesky factorisation; a tiny ridge is added only
 //! when the free block is numerically singular, and the outcome then says so
-//! ([`NnlsOutcome::Ridge`]) instead of claiming convergence.
-
-use faer::dyn_stack::{MemBuffer, MemStack, StackReq};
-use faer::linalg::cholesky::llt;
-use faer::Mat;
+//! ([`NnlsOutcome::Ridge`]) instead of claiming convergence. G and the free block's
+//! factor are held by a [`GramStore`]: in the certificate, one n × n array
+//! ([`super::nnls_gram::LowerGram`]); in the tests, also G by entries with each free
+//! block formed and factorised by faer (the reference).
 
 /// Outcome of the NNLS iteration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,12 +25,25 @@ pub(crate) enum NnlsOutcome {
     ZeroFallback,
 }
 
-/// How [`solve_free`] solved its system.
+/// How [`GramStore::solve_free`] solved its system.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum FreeSolve {
+pub(crate) enum FreeSolve {
+    /// Factorised as given.
     Exact,
+    /// Factorised only with a ridge on the diagonal.
     Ridge,
+    /// Not factorised even with a ridge: the solution was set to 0.
     Zero,
+}
+
+/// The Gram matrix G of an NNLS and the solver of its free blocks.
+pub(crate) trait GramStore: Sync {
+    /// G_pq.
+    fn entry(&self, p: usize, q: usize) -> f64;
+    /// Solves `G_FF z = c_F` for the ascending free set F, with a ridge only if the
+    /// Cholesky factorisation fails (at most 8 tries, from 1e-14·`diag_max` up by 100×);
+    /// says which way it went.
+    fn solve_free(&mut self, fset: &[usize], c: &[f64], diag_max: f64) -> (Vec<f64>, FreeSolve);
 }
 
 impl FreeSolve {
@@ -53,10 +63,10 @@ pub(crate) struct NnlsResult {
     pub iterations: usize,
 }
 
-/// Solves the Gram NNLS. `gram(p, q)` gives G entries, `c` the linear term.
-pub(crate) fn solve(n: usize, gram: impl Fn(usize, usize) -> f64 + Sync, c: &[f64], max_iter: usize) -> NnlsResult {
+/// Solves the Gram NNLS of order n. `g` holds G, `c` is the linear term.
+pub(crate) fn solve(n: usize, g: &mut impl GramStore, c: &[f64], max_iter: usize) -> NnlsResult {
     let scale = c.iter().fold(0.0f64, |a, t| a.max(t.abs())).max(f64::MIN_POSITIVE);
-    let diag_max = (0..n).map(|p| gram(p, p)).fold(0.0f64, f64::max).max(f64::MIN_POSITIVE);
+    let diag_max = (0..n).map(|p| g.entry(p, p)).fold(0.0f64, f64::max).max(f64::MIN_POSITIVE);
     // Dual feasibility tolerance: gradient entries above −tol count as satisfied.
     let tol = 1e-13 * scale;
     let mut free = vec![false; n];
@@ -93,7 +103,7 @@ pub(crate) fn solve(n: usize, gram: impl Fn(usize, usize) -> f64 + Sync, c: &[f6
             free[p] = !free[p];
         }
         let fset: Vec<usize> = (0..n).filter(|&p| free[p]).collect();
-        let (zf, how) = solve_free(&fset, &gram, c, diag_max);
+        let (zf, how) = g.solve_free(&fset, c, diag_max);
         last = how;
         z.iter_mut().for_each(|t| *t = 0.0);
         for (&p, &val) in fset.iter().zip(&zf) {
@@ -101,11 +111,12 @@ pub(crate) fn solve(n: usize, gram: impl Fn(usize, usize) -> f64 + Sync, c: &[f6
         }
         // Gradient outside the free set.
         use rayon::prelude::*;
+        let g = &*g;
         y.par_iter_mut().enumerate().for_each(|(p, yp)| {
             *yp = if free[p] {
                 0.0
             } else {
-                fset.iter().zip(&zf).map(|(&q, &zq)| gram(p, q) * zq).sum::<f64>() - c[p]
+                fset.iter().zip(&zf).map(|(&q, &zq)| g.entry(p, q) * zq).sum::<f64>() - c[p]
             };
         });
     }
@@ -115,15 +126,10 @@ pub(crate) fn solve(n: usize, gram: impl Fn(usize, usize) -> f64 + Sync, c: &[f6
 /// Problems*, 1974, ch. 23): slower than [`solve`] (one factorisation per added
 /// variable) but robust when G is singular, where block principal pivoting may cycle.
 /// Used as the fallback when [`solve`] runs out of iterations.
-pub(crate) fn solve_lawson_hanson(
-    n: usize,
-    gram: impl Fn(usize, usize) -> f64 + Sync,
-    c: &[f64],
-    max_iter: usize,
-) -> NnlsResult {
+pub(crate) fn solve_lawson_hanson(n: usize, g: &mut impl GramStore, c: &[f64], max_iter: usize) -> NnlsResult {
     use rayon::prelude::*;
     let scale = c.iter().fold(0.0f64, |a, t| a.max(t.abs())).max(f64::MIN_POSITIVE);
-    let diag_max = (0..n).map(|p| gram(p, p)).fold(0.0f64, f64::max).max(f64::MIN_POSITIVE);
+    let diag_max = (0..n).map(|p| g.entry(p, p)).fold(0.0f64, f64::max).max(f64::MIN_POSITIVE);
     let tol = 1e-13 * scale;
     let mut passive = vec![false; n];
     let mut z = vec![0.0; n];
@@ -132,9 +138,10 @@ pub(crate) fn solve_lawson_hanson(
     loop {
         // w = c − G z (the negative gradient).
         let pset: Vec<usize> = (0..n).filter(|&p| passive[p]).collect();
+        let gr = &*g;
         let w: Vec<f64> = (0..n)
             .into_par_iter()
-            .map(|p| c[p] - pset.iter().map(|&q| gram(p, q) * z[q]).sum::<f64>())
+            .map(|p| c[p] - pset.iter().map(|&q| gr.entry(p, q) * z[q]).sum::<f64>())
             .collect();
         let best = (0..n).filter(|&p| !passive[p] && w[p] > tol).max_by(|&a, &b| w[a].total_cmp(&w[b]));
         let Some(t) = best else {
@@ -147,7 +154,7 @@ pub(crate) fn solve_lawson_hanson(
         loop {
             iterations += 1;
             let pset: Vec<usize> = (0..n).filter(|&p| passive[p]).collect();
-            let (sp, how) = solve_free(&pset, &gram, c, diag_max);
+            let (sp, how) = g.solve_free(&pset, c, diag_max);
             last = how;
             if sp.iter().all(|&v| v > 0.0) {
                 for (&p, &v) in pset.iter().zip(&sp) {
@@ -181,53 +188,58 @@ pub(crate) fn solve_lawson_hanson(
     }
 }
 
-/// Solves `G_FF z = c_F`, with a ridge only if the Cholesky factorisation fails; says
-/// which way it went.
-fn solve_free(
-    fset: &[usize],
-    gram: &impl Fn(usize, usize) -> f64,
-    c: &[f64],
-    diag_max: f64,
-) -> (Vec<f64>, FreeSolve) {
-    let nf = fset.len();
-    if nf == 0 {
-        return (Vec::new(), FreeSolve::Exact);
-    }
-    let rhs = Mat::<f64>::from_fn(nf, 1, |r, _| c[fset[r]]);
-    let par = faer::get_global_parallelism();
-    // The block is factorised in place (one nf×nf matrix, no copy); a failed attempt
-    // rebuilds it with the next ridge.
-    let mut mem = MemBuffer::new(llt::factor::cholesky_in_place_scratch::<f64>(nf, par, Default::default()));
-    let mut ridge = 0.0;
-    for _ in 0..8 {
-        let mut g = Mat::<f64>::from_fn(nf, nf, |r, s| gram(fset[r], fset[s]) + if r == s { ridge } else { 0.0 });
-        let stack = MemStack::new(&mut mem);
-        if llt::factor::cholesky_in_place(g.as_mut(), Default::default(), par, stack, Default::default()).is_ok() {
-            let mut sol = rhs.clone();
-            llt::solve::solve_in_place(g.as_ref(), sol.as_mut(), par, MemStack::new(&mut MemBuffer::new(StackReq::EMPTY)));
-            let out: Vec<f64> = (0..nf).map(|r| sol[(r, 0)]).collect();
-            if out.iter().all(|t| t.is_finite()) {
-                return (out, if ridge > 0.0 { FreeSolve::Ridge } else { FreeSolve::Exact });
-            }
-        }
-        ridge = if ridge == 0.0 { 1e-14 * diag_max } else { ridge * 100.0 };
-    }
-    (vec![0.0; nf], FreeSolve::Zero)
-}
-
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use faer::dyn_stack::{MemBuffer, MemStack, StackReq};
+    use faer::linalg::cholesky::llt;
+    use faer::Mat;
+
+    /// G by entries, each free block formed and factorised by faer: the reference.
+    pub(crate) struct ByEntry<F>(pub F);
+
+    impl<F: Fn(usize, usize) -> f64 + Sync> GramStore for ByEntry<F> {
+        fn entry(&self, p: usize, q: usize) -> f64 {
+            (self.0)(p, q)
+        }
+
+        fn solve_free(&mut self, fset: &[usize], c: &[f64], diag_max: f64) -> (Vec<f64>, FreeSolve) {
+            let gram = &self.0;
+            let nf = fset.len();
+            if nf == 0 {
+                return (Vec::new(), FreeSolve::Exact);
+            }
+            let rhs = Mat::<f64>::from_fn(nf, 1, |r, _| c[fset[r]]);
+            let par = faer::get_global_parallelism();
+            let mut mem = MemBuffer::new(llt::factor::cholesky_in_place_scratch::<f64>(nf, par, Default::default()));
+            let mut ridge = 0.0;
+            for _ in 0..8 {
+                let mut g = Mat::<f64>::from_fn(nf, nf, |r, s| gram(fset[r], fset[s]) + if r == s { ridge } else { 0.0 });
+                let stack = MemStack::new(&mut mem);
+                if llt::factor::cholesky_in_place(g.as_mut(), Default::default(), par, stack, Default::default()).is_ok() {
+                    let mut sol = rhs.clone();
+                    let empty = &mut MemBuffer::new(StackReq::EMPTY);
+                    llt::solve::solve_in_place(g.as_ref(), sol.as_mut(), par, MemStack::new(empty));
+                    let out: Vec<f64> = (0..nf).map(|r| sol[(r, 0)]).collect();
+                    if out.iter().all(|t| t.is_finite()) {
+                        return (out, if ridge > 0.0 { FreeSolve::Ridge } else { FreeSolve::Exact });
+                    }
+                }
+                ridge = if ridge == 0.0 { 1e-14 * diag_max } else { ridge * 100.0 };
+            }
+            (vec![0.0; nf], FreeSolve::Zero)
+        }
+    }
 
     /// Two identical columns: the free block [[1, 1], [1, 1]] is singular, so block
     /// pivoting needs a ridge, and must say so rather than claim convergence.
     #[test]
     fn ridge_is_not_reported_as_converged() {
         let g = [[1.0, 1.0], [1.0, 1.0]];
-        let r = solve(2, |a, b| g[a][b], &[1.0, 1.0], 100);
+        let r = solve(2, &mut ByEntry(|a: usize, b: usize| g[a][b]), &[1.0, 1.0], 100);
         assert_eq!(r.outcome, NnlsOutcome::Ridge);
         // Lawson–Hanson keeps its passive set independent and converges exactly.
-        let lh = solve_lawson_hanson(2, |a, b| g[a][b], &[1.0, 1.0], 100);
+        let lh = solve_lawson_hanson(2, &mut ByEntry(|a: usize, b: usize| g[a][b]), &[1.0, 1.0], 100);
         assert_eq!(lh.outcome, NnlsOutcome::Converged);
         assert!((lh.z[0] + lh.z[1] - 1.0).abs() < 1e-12);
     }
@@ -235,7 +247,7 @@ mod tests {
     /// A non-finite Gram entry defeats every ridge: the zero fallback says so.
     #[test]
     fn zero_fallback_is_reported() {
-        let r = solve(1, |_, _| f64::NAN, &[1.0], 10);
+        let r = solve(1, &mut ByEntry(|_: usize, _: usize| f64::NAN), &[1.0], 10);
         assert_eq!(r.outcome, NnlsOutcome::ZeroFallback);
     }
 }

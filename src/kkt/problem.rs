@@ -63,7 +63,9 @@ pub(crate) struct Problem<'a> {
     /// `x_a·x_b + [bias]`, ns×ns; empty (0×0) when there are no ambiguous pairs (then
     /// only K needs it, and K is built).
     pub xg: DMatrix<f64>,
-    /// Gram block of the λ columns, ns×ns.
+    /// Gram block of the λ columns, ns×ns, in the lower triangle (diagonal included);
+    /// the NNLS keeps its free block's factor in the strict upper one
+    /// ([`super::nnls_gram`]).
     pub kmat: DMatrix<f64>,
     /// Width.
     pub k: usize,
@@ -71,7 +73,21 @@ pub(crate) struct Problem<'a> {
 
 impl<'a> Problem<'a> {
     /// Builds the problem for the normalised network `hat` on `data`, support `support`.
+    #[cfg(test)]
     pub fn new(hat: Theta<'a>, data: &'a Dataset, support: &[usize], tau: f64) -> Problem<'a> {
+        Self::build(hat, data, support, tau, |_| Ok(())).expect("no check")
+    }
+
+    /// Builds the problem, calling `check` with the number of ambiguous pairs once the
+    /// pattern is known and before K and (with pairs) the pre-activations and x-Gram
+    /// are allocated: the memory estimate with the pairs counted refuses there.
+    pub fn build(
+        hat: Theta<'a>,
+        data: &'a Dataset,
+        support: &[usize],
+        tau: f64,
+        check: impl FnOnce(usize) -> Result<(), super::KktError>,
+    ) -> Result<Problem<'a>, super::KktError> {
         let ns = support.len();
         let k = hat.width();
         let everyone = ns == data.m() && support.iter().enumerate().all(|(i, &s)| i == s);
@@ -90,6 +106,7 @@ impl<'a> Problem<'a> {
             .filter(|&(a, j)| pattern[a * k + j] == Activation::Ambiguous)
             .collect();
         drop(pattern);
+        check(amb.len())?;
         // The pattern's pre-activations are freed: hand them back before K is built.
         super::memory::return_freed();
         // Without ambiguous pairs only K needs u (through σ) and the x-Gram: neither is
@@ -113,7 +130,7 @@ impl<'a> Problem<'a> {
             k,
         };
         p.build_k(!lean);
-        p
+        Ok(p)
     }
 
     /// K_ab = y_a y_b [ (O Oᵀ)_ab · xg_ab + (Σ Σᵀ)_ab ] with O_aj = on_aj · v_j and
@@ -222,7 +239,7 @@ impl<'a> Problem<'a> {
     pub fn gram(&self, p: usize, q: usize) -> f64 {
         let ns = self.ns();
         match (p < ns, q < ns) {
-            (true, true) => self.kmat[(p, q)],
+            (true, true) => self.kmat[(p.max(q), p.min(q))],
             (true, false) => self.lambda_mu(p, self.amb[q - ns]),
             (false, true) => self.lambda_mu(q, self.amb[p - ns]),
             (false, false) => {

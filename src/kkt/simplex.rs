@@ -37,6 +37,7 @@ use nalgebra::DVector;
 mod basis;
 #[path = "simplex_columns.rs"]
 mod columns;
+pub(crate) use columns::dot;
 #[path = "simplex_devex.rs"]
 mod devex;
 #[path = "simplex_perturb.rs"]

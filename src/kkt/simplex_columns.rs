@@ -15,7 +15,7 @@ use super::{Col, Simplex, CHUNK};
 /// single running sum is one dependent add per entry); the order is fixed, so the
 /// result is deterministic.
 #[inline]
-pub(super) fn dot(a: &[f64], b: &[f64]) -> f64 {
+pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {
     let mut acc = [0.0f64; 8];
     let (ac, bc) = (a.chunks_exact(8), b.chunks_exact(8));
     let (ar, br) = (ac.remainder(), bc.remainder());
