@@ -166,6 +166,16 @@ impl Ctx {
     pub fn memory_budget(&self) -> u64 {
         io::MemoryBudget::global().bytes()
     }
+
+    /// A spinner with the elapsed time and a message for long work, hidden unless
+    /// progress is shown.
+    pub fn spinner(&self) -> indicatif::ProgressBar {
+        if !self.progress {
+            return indicatif::ProgressBar::hidden();
+        }
+        let style = indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}").unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner());
+        indicatif::ProgressBar::new_spinner().with_style(style)
+    }
 }
 
 /// relucert — certificates for what gradient descent does to depth-2 ReLU networks.

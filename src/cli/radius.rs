@@ -10,7 +10,6 @@ use serde::Serialize;
 use super::paths::{self, named};
 use super::{load_pair, parse, CliError, Ctx, Output};
 use relucert::io;
-use indicatif::{ProgressBar, ProgressStyle};
 use relucert::radius::{radius_report_with_progress, RadiusMethod, RadiusProgress, RadiusReport, RadiusSettings};
 
 /// Which radius to compute.
@@ -127,14 +126,11 @@ pub fn run(a: &RadiusArgs, ctx: &Ctx) -> Result<Output, CliError> {
         }
         MethodArg::Fig1 => RadiusMethod::Fig1 { slack: a.slack },
     };
-    let bar = if ctx.progress && a.method == MethodArg::Exact {
-        let style = ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner());
-        let bar = ProgressBar::new_spinner().with_style(style);
+    // Only the exact method takes long enough to show progress.
+    let bar = if a.method == MethodArg::Exact { ctx.spinner() } else { indicatif::ProgressBar::hidden() };
+    if !bar.is_hidden() {
         bar.enable_steady_tick(Duration::from_millis(200));
-        bar
-    } else {
-        ProgressBar::hidden()
-    };
+    }
     let mut show = |p: &RadiusProgress| {
         let s = &p.search;
         let gap = if s.upper.is_finite() && s.upper > 0.0 { format!("gap {:.3} %", 100.0 * (s.upper - s.lower) / s.upper) } else { "no witness yet".into() };

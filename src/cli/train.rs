@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
 use super::paths::{self, named};
@@ -190,12 +189,7 @@ pub fn run(a: &TrainArgs, ctx: &Ctx) -> Result<Output, CliError> {
         certificate: a.target_eps_rel.map(|e| train::CertificateTarget { every: a.kkt_every, ..train::CertificateTarget::new(e, a.kkt_tau) }),
         ..TrainSettings::default()
     };
-    let bar = if ctx.progress {
-        let style = ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner());
-        ProgressBar::new_spinner().with_style(style)
-    } else {
-        ProgressBar::hidden()
-    };
+    let bar = ctx.spinner();
     let mut ckpt_err: Option<io::IoError> = None;
     let target = settings.target_log10_loss;
     let mut on_progress = |p: &train::Progress<'_>| {
