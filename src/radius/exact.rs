@@ -84,10 +84,9 @@ struct Search<'a> {
     ball: Option<BallCert>,
     store: Vec<Node>,
     heap: BinaryHeap<HeapItem>,
-    /// Estimated bytes of the open nodes and of the recorded proof leaves, and the
-    /// limit on their sum (module `store`).
-    open_bytes: u64,
-    leaf_bytes: u64,
+    /// Estimated bytes the tree holds (open nodes and recorded proof leaves), and their
+    /// limit (module `store`).
+    held_bytes: u64,
     store_limit: u64,
     /// `(seconds, lower, upper)` at each better incumbent.
     history: Vec<(f64, f64, f64)>,
@@ -118,8 +117,7 @@ impl<'a> Search<'a> {
             store: Vec::new(),
             heap: BinaryHeap::new(),
             history: Vec::new(),
-            open_bytes: 0,
-            leaf_bytes: 0,
+            held_bytes: 0,
             store_limit: settings.max_store_bytes.unwrap_or_else(|| MemoryBudget::global().bytes() / 2),
             in_flight: f64::INFINITY,
             start,
@@ -243,7 +241,7 @@ impl<'a> Search<'a> {
         if node.lb >= self.ub * (1.0 - self.settings.rel_tol) {
             self.close(node);
         } else {
-            self.open_bytes += node.bytes();
+            self.held_bytes += node.bytes();
             self.heap.push(HeapItem(node.lb, self.store.len()));
             self.store.push(node);
         }
@@ -255,7 +253,7 @@ impl<'a> Search<'a> {
         self.closed += 1;
         self.leaf_min = self.leaf_min.min(node.lb);
         if let (Some(leaves), Some(leaf)) = (self.leaves.as_mut(), node.leaf) {
-            self.leaf_bytes += store::leaf_bytes(&leaf);
+            self.held_bytes += store::leaf_bytes(&leaf);
             leaves.push(leaf);
         }
     }
@@ -263,7 +261,7 @@ impl<'a> Search<'a> {
     /// Takes node `id` out of the store (its slot keeps an empty node).
     fn take(&mut self, id: usize) -> Node {
         let node = std::mem::replace(&mut self.store[id], Node::empty());
-        self.open_bytes = self.open_bytes.saturating_sub(node.bytes());
+        self.held_bytes = self.held_bytes.saturating_sub(node.bytes());
         node
     }
 
@@ -309,7 +307,7 @@ impl<'a> Search<'a> {
             return Some(BracketReason::TimeLimit);
         }
         let slots = (self.store.capacity() * std::mem::size_of::<Node>() + self.heap.capacity() * std::mem::size_of::<HeapItem>()) as u64;
-        if self.open_bytes + self.leaf_bytes + slots >= self.store_limit {
+        if self.held_bytes + slots >= self.store_limit {
             return Some(BracketReason::Memory);
         }
         None
