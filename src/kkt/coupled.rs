@@ -115,7 +115,6 @@ pub(crate) struct CoupledResult {
 struct Data<'a> {
     p: &'a Problem<'a>,
     pairs_of: Vec<Vec<usize>>,
-    by_neuron: Vec<Vec<usize>>,
 }
 
 impl Data<'_> {
@@ -132,12 +131,10 @@ impl Data<'_> {
     fn subsolve(&self, elim: &mut Elimination, st: &CoupledState, lf: &[usize]) -> (Vec<f64>, Vec<(usize, f64)>) {
         let (p, k) = (self.p, self.p.k);
         let on: Vec<bool> = st.pair.iter().map(|&x| x == Pair::Upper).collect();
-        let free: Vec<Vec<usize>> = self
-            .by_neuron
-            .iter()
-            .enumerate()
-            .map(|(j, ts)| {
-                ts.iter()
+        let free: Vec<Vec<usize>> = (0..k)
+            .map(|j| {
+                p.pairs_of_neuron(j)
+                    .iter()
                     .copied()
                     .filter(|&t| {
                         let a = p.amb[t].0;
@@ -186,12 +183,10 @@ enum Flip {
 pub(crate) fn solve(p: &Problem, start: &CoupledState, max_iter: usize) -> CoupledResult {
     let (ns, k, n) = (p.ns(), p.k, p.nvars());
     let mut pairs_of = vec![Vec::new(); ns];
-    let mut by_neuron = vec![Vec::new(); k];
-    for (t, &(a, j)) in p.amb.iter().enumerate() {
+    for (t, &(a, _)) in p.amb.iter().enumerate() {
         pairs_of[a].push(t);
-        by_neuron[j].push(t);
     }
-    let data = Data { p, pairs_of, by_neuron };
+    let data = Data { p, pairs_of };
     let mut elim = Elimination::new(p);
     let c = p.linear_term();
     let scale = c.iter().fold(0.0f64, |a, t| a.max(t.abs())).max(f64::MIN_POSITIVE);

@@ -57,17 +57,12 @@ pub(crate) struct GenOutcome {
 pub(crate) struct Rows<'a> {
     p: &'a Problem<'a>,
     d: usize,
-    amb_by_neuron: Vec<Vec<usize>>,
 }
 
 impl<'a> Rows<'a> {
-    /// Indexes the ambiguous pairs by neuron.
+    /// The rows of `p`'s constraint matrix (input dimension d).
     pub fn new(p: &'a Problem<'a>, d: usize) -> Rows<'a> {
-        let mut amb_by_neuron = vec![Vec::new(); p.k];
-        for (t, &(_, j)) in p.amb.iter().enumerate() {
-            amb_by_neuron[j].push(t);
-        }
-        Rows { p, d, amb_by_neuron }
+        Rows { p, d }
     }
 
     /// Row `idx` of A as (variable, coefficient): r_idx = θ̂_idx − Σ coef·z_var.
@@ -88,7 +83,7 @@ impl<'a> Rows<'a> {
                     push(a, p.v[j] * p.y[a] * x(a));
                 }
             }
-            for &t in &self.amb_by_neuron[j] {
+            for &t in self.p.pairs_of_neuron(j) {
                 let a = p.amb[t].0;
                 push(ns + t, p.v[j] * p.y[a] * x(a));
             }
@@ -228,7 +223,6 @@ pub(crate) fn solve(
 ) -> GenOutcome {
     let deadline = Instant::now() + Duration::from_secs_f64(time_limit.clamp(0.0, 1e9));
     // θ̂ is read entry by entry from the net (no P-vector copy).
-    let theta = |i: usize| hat.param(i);
     let nparams = hat.param_count();
     let n = p.nvars();
     let (mut top, mut sum) = (0.0f64, 0.0);
@@ -236,7 +230,8 @@ pub(crate) fn solve(
         top = top.max(t.abs());
         sum += t.abs();
     });
-    let tol = 1e-12 * if norm == Norm::L1 { sum } else { top };
+    let theta_norm = if norm == Norm::L1 { sum } else { top };
+    let tol = 1e-12 * theta_norm;
     let cs = if top > 0.0 && top.is_finite() { 1.0 / top } else { 1.0 };
     let mut start: Option<(Vec<f64>, DVector<f64>, f64)> = None;
     for z in starts {
@@ -246,7 +241,7 @@ pub(crate) fn solve(
             start = Some((z.clone(), r, e));
         }
     }
-    let (z0, r0, e0) = start.unwrap_or_else(|| (vec![0.0; n], hat.flatten(), if norm == Norm::L1 { sum } else { top }));
+    let (z0, r0, e0) = start.unwrap_or_else(|| (vec![0.0; n], hat.flatten(), theta_norm));
     let mut best = (z0, e0);
     let linf = norm == Norm::Linf;
     if best.1 <= tol {
@@ -264,9 +259,9 @@ pub(crate) fn solve(
     let seed_rows = best_k(r0.iter().map(|r| toward * r.abs()).enumerate(), seed);
     // The signs of the start's residual: L1 keeps them (rows outside W sit at their
     // sign); L∞ does not use them.
-    let negative: Vec<bool> = if linf { Vec::new() } else { r0.iter().map(|&r| r < 0.0).collect() };
+    let negative = BitSet::from_fn(if linf { 0 } else { nparams }, |i| r0[i] < 0.0);
     drop(r0);
-    let sign_of = |i: usize| if negative.get(i).copied().unwrap_or(false) { -1.0 } else { 1.0 };
+    let sign_of = |i: usize| if !linf && negative.contains(i) { -1.0 } else { 1.0 };
     let rows = Rows::new(p, hat.dim());
     let neq = n + usize::from(linf);
     let (rhs, constant) = if linf {
@@ -294,13 +289,12 @@ pub(crate) fn solve(
         unit[a] = 0.0;
         unit[p.ns() + t] = 0.0;
     }
-    let cap = max_rows;
     let mut in_w = BitSet::new(nparams);
     let mut wsize = 0;
     for i in seed_rows {
         in_w.insert(i);
         wsize += 1;
-        m.add_row(i, theta(i), sign_of(i));
+        m.add_row(i, hat.param(i), sign_of(i));
     }
     let mut rounds = 0;
     let mut final_gap = f64::INFINITY;
@@ -362,14 +356,14 @@ pub(crate) fn solve(
             break not_closed(format!("the master is not accurate enough to close the gap {final_gap:e}"));
         }
         // The working set stays within the rows the memory estimate counted.
-        viol.truncate(cap.saturating_sub(wsize));
+        viol.truncate(max_rows.saturating_sub(wsize));
         if viol.is_empty() {
-            break not_closed(format!("the working set reached the memory estimate's {cap} rows (gap {final_gap:e})"));
+            break not_closed(format!("the working set reached the memory estimate's {max_rows} rows (gap {final_gap:e})"));
         }
         for i in viol {
             in_w.insert(i);
             wsize += 1;
-            m.add_row(i, theta(i), sign_of(i));
+            m.add_row(i, hat.param(i), sign_of(i));
         }
     };
     let (z, _) = best;

@@ -60,6 +60,8 @@ pub(crate) struct Problem<'a> {
     pub u: DMatrix<f64>,
     /// Ambiguous pairs (a, j) over the support.
     pub amb: Vec<(usize, usize)>,
+    /// The pairs of each neuron (indices into `amb`); empty when there are none.
+    amb_by_neuron: Vec<Vec<usize>>,
     /// `x_a·x_b + [bias]`, ns×ns; empty (0×0) when there are no ambiguous pairs (then
     /// only K needs it, and K is built).
     pub xg: DMatrix<f64>,
@@ -112,6 +114,10 @@ impl<'a> Problem<'a> {
         // Without ambiguous pairs only K needs u (through σ) and the x-Gram: neither is
         // kept, and both are formed by blocks (docs/kkt.md, "LP norms": memory).
         let lean = amb.is_empty();
+        let mut amb_by_neuron = if lean { Vec::new() } else { vec![Vec::new(); k] };
+        for (t, &(_, j)) in amb.iter().enumerate() {
+            amb_by_neuron[j].push(t);
+        }
         let u = if lean { DMatrix::zeros(0, 0) } else { hat.preactivation_block(&xs, 0..k) };
         let bias = hat.has_bias();
         let v = hat.v();
@@ -125,6 +131,7 @@ impl<'a> Problem<'a> {
             on,
             u,
             amb,
+            amb_by_neuron,
             xg: DMatrix::zeros(0, 0),
             kmat: DMatrix::zeros(0, 0),
             k,
@@ -318,15 +325,15 @@ impl<'a> Problem<'a> {
         r
     }
 
+    /// The ambiguous pairs of neuron `j` (indices into [`Self::amb`]).
+    pub fn pairs_of_neuron(&self, j: usize) -> &[usize] {
+        self.amb_by_neuron.get(j).map_or(&[], Vec::as_slice)
+    }
+
     /// A z a block of [`BLOCK`] neurons at a time, handed to `f` (see [`Self::apply`]);
     /// σ is recomputed per block, so that no ns×k matrix is formed.
     pub fn apply_by_blocks(&self, z: &[f64], mut f: impl FnMut(&Block)) {
         let (ns, k, d) = (self.ns(), self.k, self.xs.ncols());
-        // The amb pairs of each neuron, for the coefficient blocks below.
-        let mut amb_of: Vec<Vec<usize>> = vec![Vec::new(); k];
-        for (t, &(_, j)) in self.amb.iter().enumerate() {
-            amb_of[j].push(t);
-        }
         let xs = MatRef::from_column_major_slice(self.xs.as_slice(), ns, d);
         // C_aj = y_a (λ_a on_aj + μ_aj) for the block, then the weight block
         // r[j·d + c] = v_j (Cᵀ X)_jc, the d×bw column-major matrix Xᵀ C.
@@ -345,7 +352,7 @@ impl<'a> Problem<'a> {
                         *c = self.y[a] * z[a];
                     }
                 }
-                for &t in &amb_of[j] {
+                for &t in self.pairs_of_neuron(j) {
                     let a = self.amb[t].0;
                     col[a] += self.y[a] * z[ns + t];
                 }
