@@ -396,6 +396,7 @@ impl Net {
         let one = if self.has_bias() { 1.0 } else { 0.0 };
         let xn2: Vec<f64> = (0..m).map(|i| data.x().row(i).norm_squared() + one).collect();
         let mut out = vec![Activation::Off; m * k];
+        let mut row = nalgebra::RowDVector::zeros(self.dim());
         for j0 in (0..k).step_by(PATTERN_BLOCK) {
             let bw = PATTERN_BLOCK.min(k - j0);
             let u = self.scaled_preactivation_block(data.x(), j0..j0 + bw, alpha);
@@ -403,7 +404,7 @@ impl Net {
                 let j = j0 + l;
                 // The scaled row, as a 1×d matrix like the row view of the scaled net
                 // (the same summation order).
-                let row = nalgebra::RowDVector::from_fn(self.dim(), |_, c| self.w[(j, c)] * alpha);
+                row.iter_mut().enumerate().for_each(|(c, r)| *r = self.w[(j, c)] * alpha);
                 let wn2j = row.norm_squared() + (self.bias(j) * alpha).powi(2);
                 for (i, xn2i) in xn2.iter().enumerate() {
                     let thr = tau * (wn2j * xn2i).sqrt();

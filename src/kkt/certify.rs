@@ -52,7 +52,7 @@ fn solve_at<'a>(
     let pattern_bytes = memory::estimate(
         s.norm,
         s.lp_method,
-        Sizes { amb: 0, ..sizes },
+        sizes,
     );
     memory::check("KKT problem", pattern_bytes, s.max_memory)?;
     let mut p = Problem::build(*hat, data, support, tau, |amb| {

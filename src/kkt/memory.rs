@@ -56,7 +56,7 @@ pub(crate) fn estimate(norm: Norm, lp: LpMethod, s: Sizes) -> u128 {
     let Sizes { ns, k, d, params, amb, copy } = s;
     let n = ns + amb;
     let (f, p) = (8u128, params as u128);
-    let block = 64usize;
+    let block = super::problem::BLOCK;
     // Held throughout: the support's inputs when copied, the pattern bits, labels and
     // small per-sample and per-neuron vectors; with relaxed pairs also u (ns×k), the
     // x-Gram (ns²) and the pairs' lists.
@@ -90,7 +90,7 @@ pub(crate) fn estimate(norm: Norm, lp: LpMethod, s: Sizes) -> u128 {
             // blocks; the starts' residual P-vectors (two), the working set's bits and,
             // for L1, the signs, their product Aᵀs (a k×d copy and an ns×k product).
             LpMethod::Generation => {
-                let cap = working_set_cap(n, norm).div_ceil(64) * 64;
+                let cap = working_set_cap(n, norm).div_ceil(super::simplex::CHUNK) * super::simplex::CHUNK;
                 let cols = (2 * cap + 2 * n + 2) as u128;
                 let simplex = f * (mul(n + 1, n + 1) + mul(cap, n + 1) + 12 * cols);
                 let pricing = f * 4 * mul(ns.max(d), block) + p / 8;

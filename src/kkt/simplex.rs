@@ -67,7 +67,7 @@ const DTOL: f64 = 1e-11;
 /// Smallest pivot accepted, relative to the largest entry of the direction.
 const PIVOT_REL: f64 = 1e-9;
 /// Stored vectors per chunk of the column storage.
-const CHUNK: usize = 64;
+pub(super) const CHUNK: usize = 64;
 /// Degenerate pivots in a row before the randomised pricing takes over.
 const DEGENERATE_RUN: usize = 50;
 
@@ -310,10 +310,6 @@ impl Simplex {
     /// Runs the simplex from the current basis (phase 1 first if needed) until optimal
     /// for the columns present, or until `max_iter` more iterations or `deadline`.
     pub fn solve(&mut self, max_iter: usize, deadline: Instant) -> Outcome {
-        self.run(max_iter, deadline)
-    }
-
-    fn run(&mut self, max_iter: usize, deadline: Instant) -> Outcome {
         let out = self.solve_perturbed(max_iter, deadline);
         if !self.saved.is_empty() && !self.unperturb() {
             return Outcome::Singular;
